@@ -1,0 +1,44 @@
+# netrosetta: `make run` launches a server, `make test` runs every test. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+IMPL ?= raw
+BEHAVIOUR ?= urlecho
+ARGS ?=
+# Workers for the suite: most tests wait on sockets, so more workers than cores pays off.
+JOBS ?= 4
+
+.PHONY: run test test-full lint conformance bench compare clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/netrosetta serve $(IMPL) $(BEHAVIOUR) $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n $(JOBS) -q
+
+# Every clause under every --loop and model (make test runs the smoke subset for the extra loops).
+test-full: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -q --full
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+conformance: $(STAMP)
+	$(BIN)/netrosetta conformance $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/netrosetta bench $(ARGS)
+
+compare: $(STAMP)
+	$(BIN)/netrosetta compare --all $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache bench-results conformance-results compare-results

@@ -1,0 +1,190 @@
+"""Pytest wiring for the conformance suite: which servers to run, and the fixtures that launch them.
+
+Every clause test takes a ``variant`` (a column of the matrix: an implementation with its loop or
+model) and a ``server`` (that variant running the test module's behaviour). Servers are shared by
+the tests of one worker, keyed by (variant, behaviour, arguments), and checked after each test: a
+server that died under a test fails that test with its stderr, and the next test gets a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conformance.divergences import divergence_for
+from conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
+
+CLAUSE = re.compile(r"^test_([A-Z]\d+(?:_\d+)*)_")
+
+
+def clause_of(name: str) -> str | None:
+    """``test_U7_3_too_long[raw]`` -> ``U7.3``."""
+    match = CLAUSE.match(name)
+    return match.group(1).replace("_", ".") if match else None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netrosetta conformance")
+    group.addoption("--impl", default="",
+                    help="implementations or variants to test, comma-separated (raw, twisted, "
+                         "tornado, raw-select, ...); default: all")
+    group.addoption("--server-cmd", default="",
+                    help="test another server instead: a command that follows the launch contract; "
+                         "the suite appends BEHAVIOUR --port 0 [...]")
+    group.addoption("--full", action="store_true",
+                    help="run every clause under every variant (default: smoke subset for extra loops)")
+    group.addoption("--matrix-json", default="",
+                    help="write the clause x variant results to this JSON file")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "behaviour(name): the behaviour a test module checks")
+    config.addinivalue_line("markers", "server_args(*args): extra command-line arguments")
+
+
+def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
+    """(variant, run every clause?) for this session's options."""
+    if config.getoption("server_cmd"):
+        return [(custom_variant(config.getoption("server_cmd")), True)]
+    wanted = [name for name in config.getoption("impl").split(",") if name]
+    known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise pytest.UsageError(f"--impl: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    full = config.getoption("full")
+    chosen = []
+    for variant in VARIANTS:
+        if wanted and variant.id not in wanted and variant.impl not in wanted:
+            continue
+        named = variant.id in wanted
+        chosen.append((variant, full or variant.default or named))
+    return chosen
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "variant" not in metafunc.fixturenames:
+        return
+    smoke = metafunc.definition.get_closest_marker("smoke") is not None
+    params = []
+    for variant, every_clause in selected_variants(metafunc.config):
+        if every_clause or smoke:
+            params.append(pytest.param(variant, id=variant.id))
+    metafunc.parametrize("variant", params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Documented divergences become strict xfails, so they show as such and can't pass unnoticed."""
+    for item in items:
+        variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+        clause = clause_of(item.name)
+        if not variant or not clause:
+            continue
+        reason = divergence_for(clause, variant)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=f"divergence: {reason}", strict=True))
+
+
+def _behaviour(request: pytest.FixtureRequest) -> str:
+    marker = request.node.get_closest_marker("behaviour")
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: test module has no behaviour marker")
+    return marker.args[0]
+
+
+_SERVERS: dict[tuple, Server] = {}
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, variant: Variant) -> Server:
+    """The variant serving this module's behaviour, shared across tests and checked after each."""
+    behaviour = _behaviour(request)
+    why = variant.missing(behaviour)
+    if why:
+        pytest.skip(why)
+    marker = request.node.get_closest_marker("server_args")
+    args = tuple(marker.args) if marker else ()
+    ports = 3 if behaviour == "multiport" else 1
+    key = (variant.id, behaviour, args)
+    running = _SERVERS.get(key)
+    if running is None or not running.alive():
+        running = _SERVERS[key] = launch(variant, behaviour, ports, args)
+    yield running
+    if not running.alive():
+        del _SERVERS[key]
+        pytest.fail(f"the server died during this test (status {running.proc.returncode});"
+                    f"\ncommand: {running.describe()}\nstderr:\n{running.stderr_text()[-3000:]}")
+
+
+@pytest.fixture
+def fresh_server(request: pytest.FixtureRequest, variant: Variant):
+    """A factory for servers of this test's own, stopped (SIGKILL if need be) after the test."""
+    behaviour = _behaviour(request)
+    why = variant.missing(behaviour)
+    if why:
+        pytest.skip(why)
+    started: list[Server] = []
+
+    def start(*args: str, ports: int = 1) -> Server:
+        started.append(launch(variant, behaviour, ports, args))
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.kill()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for each in _SERVERS.values():
+        each.stop()
+    _SERVERS.clear()
+
+
+# -- the matrix: one cell per (clause, variant), recorded on the controller ---------------------
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    name = report.nodeid.rsplit("::", 1)[-1]
+    clause = clause_of(name)
+    match = re.search(r"\[([^\]]+)\]$", name)
+    if not clause or not match:
+        return
+    if report.when != "call" and not (report.failed or report.skipped):
+        return
+    if report.passed:
+        status = "fail" if hasattr(report, "wasxfail") else "pass"  # strict xfail that passed
+    elif report.skipped and hasattr(report, "wasxfail"):
+        status = "divergence"
+    elif report.skipped:
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        status = "n/a" if "n/a:" in reason else "missing"
+    else:
+        status = "fail"
+    cell = {"status": status, "test": report.nodeid}
+    if status == "divergence":
+        cell["reason"] = report.wasxfail.removeprefix("divergence: ")
+    if status == "fail":
+        cell["message"] = str(report.longrepr)[-2000:]
+    results = _results_store()
+    previous = results.get((clause, match.group(1)))
+    if previous and previous["status"] == "fail":
+        return  # a clause with several tests fails if any of them does
+    results[(clause, match.group(1))] = cell
+
+
+_RESULTS: dict = {}
+
+
+def _results_store() -> dict:
+    return _RESULTS
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    path = config.getoption("matrix_json", default="")
+    if not path or hasattr(config, "workerinput"):
+        return
+    cells = [{"clause": clause, "variant": variant, **cell}
+             for (clause, variant), cell in sorted(_RESULTS.items())]
+    Path(path).write_text(json.dumps({"cells": cells}, indent=2) + "\n")

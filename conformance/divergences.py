@@ -1,0 +1,18 @@
+"""The one table of documented divergences: clauses a variant fails on purpose or by necessity.
+
+Each row names the clause, the variant (an id such as ``raw-iterative``, or a whole implementation
+such as ``twisted``) and the reason, which the matrix shows beside the cell. The suite turns each
+row into a strict xfail: if the variant starts passing the clause, the row must go.
+"""
+
+from __future__ import annotations
+
+from conformance.harness import Variant
+
+# (clause, variant id or implementation) -> reason
+DIVERGENCES: dict[tuple[str, str], str] = {}
+
+
+def divergence_for(clause: str, variant: Variant) -> str | None:
+    """The documented reason ``variant`` diverges on ``clause``, if any."""
+    return DIVERGENCES.get((clause, variant.id)) or DIVERGENCES.get((clause, variant.impl))

@@ -1,0 +1,98 @@
+"""TCP echo on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section E)."""
+
+import logging
+import socket
+import sys
+
+from impl_raw import IMPLEMENTATION
+from impl_raw.loop import EventLoop, listen
+from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
+
+log = logging.getLogger("impl_raw.echo")
+
+# Backpressure: stop reading from a client while this much waits to be sent to it...
+HIGH_WATER = 1024 * 1024
+# ...and read again once it has drained below this.
+LOW_WATER = 256 * 1024
+READ_SIZE = 256 * 1024
+
+
+class EchoConnection:
+    """One client: whatever it sends is queued and written back as the socket accepts it."""
+
+    def __init__(self, loop: EventLoop, sock: socket.socket) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.outgoing = bytearray()
+        self.reading = True
+        self.eof = False
+        loop.add_reader(sock, self.on_readable)
+
+    def on_readable(self) -> None:
+        """Queue what arrived and try to send it at once (most of the time the socket takes it)."""
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.close()  # reset by the peer: nothing more can be delivered
+            return
+        if not data:
+            # Half-close: the client will send no more, but still reads what we owe it.
+            self.eof = True
+            self.loop.remove_reader(self.sock)
+            self.flush()
+            return
+        self.outgoing += data
+        self.flush()
+        if len(self.outgoing) >= HIGH_WATER:
+            # The client is not reading: stop reading from it, and TCP's window pushes back.
+            self.reading = False
+            self.loop.remove_reader(self.sock)
+
+    def flush(self) -> None:
+        """Send what the kernel takes; keep the rest and ask to be woken when it can take more."""
+        if self.outgoing:
+            try:
+                sent = self.sock.send(self.outgoing)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            del self.outgoing[:sent]
+        if self.outgoing:
+            self.loop.add_writer(self.sock, self.flush)
+            return
+        self.loop.remove_writer(self.sock)
+        if self.eof:
+            self.close()
+        elif not self.reading and len(self.outgoing) < LOW_WATER:
+            self.reading = True
+            self.loop.add_reader(self.sock, self.on_readable)
+
+    def close(self) -> None:
+        self.loop.forget(self.sock)
+        self.sock.close()
+
+
+def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
+    """Listen on host:port and give every client an EchoConnection."""
+    return listen(loop, host, port, lambda sock: EchoConnection(loop, sock))
+
+
+def main(config: Config) -> None:
+    """Bind, announce READY, and run the loop until SIGINT or SIGTERM."""
+    loop = EventLoop(config.loop)
+    try:
+        listener = serve(loop, config.host, config.ports[0])
+    except OSError as error:
+        cannot_listen(config.host, config.ports[0], error)
+    ready([listener.getsockname()[:2]])
+    stop_on_signals(loop.stop)
+    loop.run()
+    loop.close()
+
+
+if __name__ == "__main__":
+    run(IMPLEMENTATION, ["echo", *sys.argv[1:]])

@@ -1,0 +1,1 @@
+"""netrosetta: the same network servers written three ways, and the tools to compare them."""

@@ -1,0 +1,69 @@
+"""The ``netrosetta`` command: serve, conformance, bench, compare and diff.
+
+Each subcommand lives in its own module and is imported only when asked for, so ``netrosetta
+serve`` starts as fast as ``python -m impl_raw`` and never pays for matplotlib or pytest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> (module, function, one-line help). Each function takes argv and returns an exit code.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "serve": ("netrosetta.cli", "serve", "launch a server: netrosetta serve IMPL BEHAVIOUR [options]"),
+    "conformance": ("netrosetta.matrix", "main", "run the conformance suite, write the matrix"),
+    "bench": ("netrosetta.bench", "main", "benchmark the implementations against references"),
+    "compare": ("netrosetta.compare", "main", "write the side-by-side HTML pages"),
+    "diff": ("netrosetta.compare", "diff_main", "unified diff of two implementations"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: netrosetta COMMAND [...]", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, _, text) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def serve(argv: Sequence[str]) -> int:
+    """``netrosetta serve IMPL BEHAVIOUR ...``: the same launch as ``python -m impl_IMPL``."""
+    from netrosetta.launch import IMPLEMENTATIONS
+
+    if not argv or argv[0] not in IMPLEMENTATIONS:
+        got = repr(argv[0]) if argv else "nothing"
+        sys.stderr.write(
+            f"netrosetta serve: error: unknown implementation {got} "
+            f"(choose from {', '.join(IMPLEMENTATIONS)})\n"
+        )
+        return 2
+    package = importlib.import_module(f"impl_{argv[0]}")
+    from netrosetta.launch import run
+
+    run(package.IMPLEMENTATION, argv[1:], prog=f"netrosetta serve {argv[0]}")
+    return 0  # run() always exits; this is for the type checker
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        sys.stderr.write(f"netrosetta: error: unknown command {name!r}\n{_usage()}\n")
+        return 2
+    module_name, function, _ = SUBCOMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        sys.stderr.write(f"netrosetta: error: {name} is not available yet\n")
+        return 2
+    return getattr(module, function)(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
