@@ -157,13 +157,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     elif report.skipped and hasattr(report, "wasxfail"):
         status = "divergence"
     elif report.skipped:
-        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        # (path, line, "Skipped: reason"); a list once xdist has carried it from a worker.
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, (tuple, list)) else ""
+        reason = reason.removeprefix("Skipped: ")
         status = "n/a" if "n/a:" in reason else "missing"
     else:
         status = "fail"
     cell = {"status": status, "test": report.nodeid}
     if status == "divergence":
         cell["reason"] = report.wasxfail.removeprefix("divergence: ")
+    if status in ("n/a", "missing") and reason:
+        cell["reason"] = reason.removeprefix(f"{status}: ")
     if status == "fail":
         cell["message"] = str(report.longrepr)[-2000:]
     results = _results_store()

@@ -1,0 +1,315 @@
+"""``netrosetta conformance``: run the conformance suite and show the clause x variant matrix.
+
+    netrosetta conformance [--impl NAME[,NAME]] [--full] [--server-cmd CMD] [--out DIR] [-- PYTEST ARGS]
+
+It runs ``python -m pytest conformance -n 4 --matrix-json ...`` as a subprocess of this Python (so
+the suite's output streams by as usual), then prints the matrix, one row per clause of
+conformance/SPEC.md and one column per variant, and writes it to DIR (default
+``conformance-results``) as ``matrix.md`` and ``matrix.json``. Arguments after ``--`` go to pytest
+as they are (``-- -k E3 -n 2``; a later ``-n`` wins over ours). The exit status is 0 only when no
+clause fails and pytest itself succeeded; a bad command line gets one line on stderr and status 2.
+
+matrix.json (read by ``netrosetta compare``), schema ``netrosetta-conformance-matrix/1``::
+
+    {
+      "schema": "netrosetta-conformance-matrix/1",
+      "generated": "2026-11-27T03:40:00+00:00",   # UTC, when the run finished
+      "argv": ["--impl", "raw"],                   # this command's arguments
+      "pytest_command": ["/path/python", "-m", "pytest", ...],
+      "pytest_status": 0,                          # pytest's own exit status
+      "status": 0,                                 # this command's exit status
+      "variants": [{"id": "raw", "impl": "raw"}, ...],        # the columns, in order
+      "clauses": [{"id": "E1", "title": "Every byte ..."}, ...],  # the rows, in SPEC.md order
+      "cells": [                                   # one per (clause, variant) that ran
+        {"clause": "E1", "variant": "raw", "status": "pass",
+         "test": "conformance/test_echo.py::test_E1_echo_bytes_unchanged[raw]",
+         "reason": "...",     # for divergence, missing and n/a: why
+         "message": "..."}    # for fail: the end of pytest's failure report
+      ],
+      "counts": {"pass": 12, "fail": 0, "divergence": 1, "missing": 10, "n/a": 2}
+    }
+
+A cell's status is one of ``pass``, ``fail``, ``divergence`` (a documented divergence from
+conformance/divergences.py that still diverges), ``missing`` (the implementation is not written
+yet) or ``n/a`` (the variant does not serve that behaviour). A (clause, variant) pair with no cell
+was not run: extra loops run only the smoke subset unless ``--full``. A clause with several tests
+fails if any of them fails. Clause titles are the ``- **ID** sentence`` lines of SPEC.md; a
+clause tested but absent from SPEC.md still gets a row, with an empty title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = REPO / "conformance" / "SPEC.md"
+SCHEMA = "netrosetta-conformance-matrix/1"
+STATUSES = ("pass", "fail", "divergence", "missing", "n/a")
+# Workers for the suite: most tests wait on sockets, so more workers than cores pays off.
+DEFAULT_JOBS = 4
+
+# `- **E3** sentence` (the format stated at the top of SPEC.md); `*` bullets and `ID.` accepted too.
+CLAUSE_LINE = re.compile(r"^\s*[-*]\s+\*\*([A-Z]\d+(?:\.\d+)*)\.?\*\*[\s:.\u2014-]*(.*?)\s*$")
+
+# How each status reads in the terminal (rich markup) and in Markdown.
+TERMINAL = {
+    "pass": "[green]pass[/]",
+    "fail": "[bold red]FAIL[/]",
+    "divergence": "[yellow]divergence[/]",
+    "missing": "[dim]missing[/]",
+    "n/a": "[dim]n/a[/]",
+    None: "[dim]·[/]",
+}
+MARKDOWN = {"pass": "pass", "fail": "**FAIL**", "divergence": "divergence", "missing": "missing",
+            "n/a": "n/a", None: "·"}
+LEGEND = ("pass; FAIL; divergence = documented in conformance/divergences.py; missing = not written "
+          "yet; n/a = the variant does not serve that behaviour; · = not run (extra loops run the "
+          "smoke subset unless --full)")
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netrosetta conformance",
+                     description="Run the conformance suite and write the clause x variant matrix.",
+                     epilog="Arguments after -- go to pytest unchanged, e.g. -- -k E3 -n 2.")
+    parser.add_argument("--impl", default="",
+                        help="implementations or variants, comma-separated (raw, twisted, raw-select, "
+                             "...); default: all")
+    parser.add_argument("--full", action="store_true",
+                        help="every clause under every variant (default: smoke subset for extra loops)")
+    parser.add_argument("--server-cmd",
+                        help="test another server: a command that follows the launch contract")
+    parser.add_argument("--out", default="conformance-results",
+                        help="directory for matrix.md and matrix.json (default: conformance-results)")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our options, and the pytest arguments given after ``--``."""
+    argv = list(argv)
+    extra: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1:]
+    args = _parser().parse_args(argv)
+    from conformance.harness import VARIANTS
+
+    if args.impl and args.server_cmd:
+        raise UsageError("--impl and --server-cmd exclude each other")
+    if args.server_cmd is not None and not args.server_cmd.strip():
+        raise UsageError("--server-cmd: empty command")
+    known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
+    names = [name.strip() for name in args.impl.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UsageError(f"--impl: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    if args.impl and not names:
+        raise UsageError("--impl: no implementation named")
+    args.impl = ",".join(names)
+    return args, extra
+
+
+# -- reading SPEC.md and the suite's results --------------------------------------------------
+
+def clause_titles(text: str) -> dict[str, str]:
+    """Clause id -> sentence, in SPEC.md order, from its ``- **ID** sentence`` lines."""
+    titles: dict[str, str] = {}
+    for line in text.splitlines():
+        match = CLAUSE_LINE.match(line)
+        if match and match.group(1) not in titles:
+            titles[match.group(1)] = match.group(2)
+    return titles
+
+
+def _natural(clause: str) -> tuple:
+    """``U7.3`` sorts after ``U7`` and before ``U10``."""
+    return (clause[0], *(int(part) for part in clause[1:].split(".")))
+
+
+def build_matrix(cells: list[dict], titles: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """The rows (clauses: SPEC.md order, then any unknown ones) and columns (variants) that ran."""
+    from conformance.harness import VARIANTS
+
+    tested = {cell["clause"] for cell in cells}
+    order = [clause for clause in titles if clause in tested]
+    order += sorted(tested - set(titles), key=_natural)
+    clauses = [{"id": clause, "title": titles.get(clause, "")} for clause in order]
+    ran = {cell["variant"] for cell in cells}
+    impls = {v.id: v.impl for v in VARIANTS}
+    variants = [{"id": v.id, "impl": v.impl} for v in VARIANTS if v.id in ran]
+    variants += [{"id": name, "impl": impls.get(name, name)} for name in sorted(ran - set(impls))]
+    return clauses, variants
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks inside ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def render_markdown(matrix: dict) -> str:
+    """The matrix as Markdown: the table, the divergences with reasons, the failure messages."""
+    grid = {(c["clause"], c["variant"]): c for c in matrix["cells"]}
+    variants = [v["id"] for v in matrix["variants"]]
+    counts = ", ".join(f"{n} {status}" for status, n in matrix["counts"].items() if n)
+    lines = [
+        "# Conformance matrix", "",
+        f"`{shlex.join(['netrosetta', 'conformance', *matrix['argv']])}`, {matrix['generated']}: "
+        f"{counts or 'nothing ran'} (pytest exit status {matrix['pytest_status']}).", "",
+        "| clause | requirement | " + " | ".join(variants) + " |",
+        "|---|---|" + "---|" * len(variants),
+    ]
+    for clause in matrix["clauses"]:
+        row = [MARKDOWN[grid[(clause["id"], v)]["status"]] if (clause["id"], v) in grid else MARKDOWN[None]
+               for v in variants]
+        title = clause["title"].replace("|", "\\|")
+        lines.append(f"| {clause['id']} | {title} | " + " | ".join(row) + " |")
+    lines += ["", LEGEND, "", "## Divergences", ""]
+    divergences = [c for c in matrix["cells"] if c["status"] == "divergence"]
+    lines += [f"- **{c['clause']}** × `{c['variant']}`: {c.get('reason', '')}" for c in divergences]
+    lines += [] if divergences else ["None."]
+    lines += ["", "## Failures", ""]
+    failures = [c for c in matrix["cells"] if c["status"] == "fail"]
+    for cell in failures:
+        message = cell.get("message", "").rstrip()
+        fence = _fence(message)
+        lines += [f"### {cell['clause']} × {cell['variant']}", "", f"`{cell['test']}`", "",
+                  fence, message, fence, ""]
+    if not failures:
+        lines += ["None.", ""]
+    return "\n".join(lines)
+
+
+def print_matrix(matrix: dict, out_dir: Path) -> None:
+    """The matrix in colour on stdout, then the failing cells and where the files went."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 40 + 13 * len(matrix["variants"])))
+    grid = {(c["clause"], c["variant"]): c for c in matrix["cells"]}
+    variants = [v["id"] for v in matrix["variants"]]
+    table = Table(title="conformance matrix: clause × variant", title_justify="left")
+    table.add_column("clause", no_wrap=True)
+    table.add_column("requirement", overflow="ellipsis", no_wrap=True, max_width=48, style="dim")
+    for variant in variants:
+        table.add_column(variant, no_wrap=True)
+    for clause in matrix["clauses"]:
+        cells = [TERMINAL[grid[(clause["id"], v)]["status"]] if (clause["id"], v) in grid
+                 else TERMINAL[None] for v in variants]
+        table.add_row(clause["id"], escape(clause["title"]), *cells)
+    console.print(table)
+    console.print(LEGEND, style="dim")
+    for cell in matrix["cells"]:
+        if cell["status"] == "fail":
+            console.print(f"[bold red]FAIL[/] {cell['clause']} × {escape(cell['variant'])}: "
+                          f"{escape(cell['test'])}")
+    counts = ", ".join(f"{n} {status}" for status, n in matrix["counts"].items() if n)
+    console.print(f"{counts or 'nothing ran'}; wrote {out_dir / 'matrix.md'} and {out_dir / 'matrix.json'}")
+
+
+# -- running ----------------------------------------------------------------------------------
+
+def pytest_command(args: argparse.Namespace, extra: list[str], json_path: Path) -> list[str]:
+    """The suite's command line: this Python's pytest, xdist workers, our options, then the user's."""
+    command = [sys.executable, "-m", "pytest", "conformance", "-n", str(DEFAULT_JOBS),
+               "-p", "no:cacheprovider", "--matrix-json", str(json_path)]
+    if args.impl:
+        command += ["--impl", args.impl]
+    if args.full:
+        command.append("--full")
+    if args.server_cmd:
+        command += ["--server-cmd", args.server_cmd]
+    return command + extra
+
+
+def _run(command: list[str], env: dict[str, str]) -> int:
+    """Run pytest; on Ctrl-C let it finish its own interrupted run (it still writes the results)."""
+    proc = subprocess.Popen(command, cwd=REPO, env=env)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue  # the terminal sent SIGINT to pytest too; wait for it to wind down
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite, print the matrix, write matrix.md and matrix.json; exit status as documented."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args, extra = parse_args(argv)
+    except UsageError as error:
+        sys.stderr.write(f"netrosetta conformance: error: {error}\n")
+        return 2
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.stderr.write(f"netrosetta conformance: error: cannot create {out_dir}: {error.strerror}\n")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="netrosetta-matrix-") as scratch:
+        json_path = Path(scratch) / "cells.json"
+        command = pytest_command(args, extra, json_path)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        sys.stdout.flush()
+        pytest_status = _run(command, env)
+        if not json_path.exists():
+            sys.stderr.write(f"netrosetta conformance: error: pytest exited with status {pytest_status} "
+                             f"without writing results (command: {' '.join(command)})\n")
+            return 2 if pytest_status == 4 else (pytest_status or 1)
+        cells = json.loads(json_path.read_text())["cells"]
+    titles = clause_titles(SPEC.read_text()) if SPEC.exists() else {}
+    clauses, variants = build_matrix(cells, titles)
+    counts = {status: sum(cell["status"] == status for cell in cells) for status in STATUSES}
+    if counts["fail"]:
+        status = 1
+    elif pytest_status == 4:
+        status = 2
+    else:
+        status = pytest_status
+    matrix = {
+        "schema": SCHEMA,
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "argv": argv,
+        "pytest_command": command,
+        "pytest_status": pytest_status,
+        "status": status,
+        "variants": variants,
+        "clauses": clauses,
+        "cells": cells,
+        "counts": counts,
+    }
+    (out_dir / "matrix.json").write_text(json.dumps(matrix, indent=2) + "\n")
+    (out_dir / "matrix.md").write_text(render_markdown(matrix))
+    print_matrix(matrix, out_dir)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
