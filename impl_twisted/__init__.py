@@ -1,6 +1,20 @@
 """netrosetta servers written the Twisted way: protocols, factories, endpoints and twisted.web."""
 
-from netrosetta.launch import Config, Implementation
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred, FirstError, gatherResults
+from twisted.internet.error import CannotListenError
+from twisted.logger import STDLibLogObserver, globalLogBeginner
+from twisted.python.failure import Failure
+
+from netrosetta.launch import Config, Implementation, cannot_listen, ready
+
+# Listen queue for every endpoint: Twisted's default of 50 would leave a burst of 1,000 clients
+# waiting on SYN retries.
+BACKLOG = 1024
 
 
 def install_reactor(config: Config) -> None:
@@ -17,9 +31,47 @@ def install_reactor(config: Config) -> None:
         installers[config.loop]()
 
 
+def start_logging(config: Config) -> None:
+    """Send Twisted's log events to the stdlib logging that launch.py set up (stderr, or none)."""
+    # redirectStandardIO=False: stdout carries the READY line and nothing else.
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+
+
+def prepare(config: Config) -> None:
+    """Runs before the behaviour module is imported: pick the reactor, then start logging."""
+    install_reactor(config)
+    start_logging(config)
+
+
+def run_reactor(reactor: Any, host: str, listening: Sequence[Deferred]) -> None:
+    """Run the reactor: READY once every endpoint listens, exit 1 naming the first that cannot.
+
+    The reactor stops itself on SIGINT and SIGTERM, so reactor.run() simply returns then. READY
+    waits until the reactor is running, because only then are those signal handlers in place.
+    """
+    refused: list[CannotListenError] = []
+
+    def announce(ports: list[Any]) -> None:
+        ready([(host, port.getHost().port) for port in ports])
+
+    def refuse(failure: Failure) -> None:
+        if failure.check(FirstError):
+            failure = failure.value.subFailure
+        failure.trap(CannotListenError)
+        refused.append(failure.value)
+        reactor.stop()
+
+    every = gatherResults(list(listening), consumeErrors=True)
+    reactor.callWhenRunning(every.addCallbacks, announce, refuse)
+    reactor.run()
+    if refused:
+        error = refused[0]
+        cannot_listen(host, error.port, error.socketError)
+
+
 IMPLEMENTATION = Implementation(
     name="twisted",
     package="impl_twisted",
     loops=("default", "select", "poll", "epoll", "asyncio"),
-    prepare=install_reactor,
+    prepare=prepare,
 )
