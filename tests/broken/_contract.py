@@ -1,0 +1,180 @@
+"""Launch-contract plumbing for the deliberately broken servers: arguments, READY, signals, one loop.
+
+The broken servers are the suite's own test subjects (tests/test_selftest.py). Each is a small
+stdlib-only script that is correct except for one deliberate flaw, so the suite must fail exactly
+the clauses that flaw breaks. What is not the flaw lives here once: the command line the suite
+appends (``BEHAVIOUR --port 0`` or ``--ports 0,0,0``), raising the open-file limit, the READY line,
+exit 0 on SIGINT/SIGTERM, and an asyncio loop that serves every listener from one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+# A Protocol factory for one listening socket (it may look at the socket, e.g. for its port).
+Factory = Callable[[socket.socket], Callable[[], asyncio.Protocol]]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def parse_args(behaviour: str, add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+               argv: list[str] | None = None) -> argparse.Namespace:
+    """The launch contract's command line; ``args.ports`` is always a list. Unknown options are ignored."""
+    parser = _Parser(prog=sys.argv[0])
+    parser.add_argument("behaviour", choices=[behaviour])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--ports", type=lambda text: [int(part) for part in text.split(",")])
+    parser.add_argument("--quiet", action="store_true")
+    if add_options is not None:
+        add_options(parser)
+    args, _ = parser.parse_known_args(argv)
+    args.ports = args.ports or [args.port or 0]
+    return args
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket (exit 1 with one line if the address is taken)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sys.stderr.write(f"cannot listen on {host}:{port}: {error.strerror}\n")
+        raise SystemExit(1) from None
+    sock.listen(1024)
+    return sock
+
+
+def ready(socks: list[socket.socket]) -> None:
+    """Raise the fd limit, then print the one READY line."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    addresses = " ".join("{}:{}".format(*sock.getsockname()[:2]) for sock in socks)
+    sys.stdout.write(f"READY {addresses}\n")
+    sys.stdout.flush()
+
+
+def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
+    """Listen on every port, announce READY, serve from one thread until SIGINT or SIGTERM, exit 0."""
+    socks = [listen(args.host, port) for port in args.ports]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        # Passing our own sockets keeps asyncio from resolving names in a helper thread.
+        servers = [await loop.create_server(factory(sock), sock=sock) for sock in socks]
+        ready(socks)
+        await stop.wait()
+        for server in servers:
+            server.close()
+        for transport in list(Tracked.transports):
+            transport.abort()
+
+    asyncio.run(main())
+    raise SystemExit(0)
+
+
+class Tracked(asyncio.Protocol):
+    """Base protocol that remembers its transport, so shutdown can close every connection."""
+
+    transports: set[asyncio.Transport] = set()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        Tracked.transports.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        Tracked.transports.discard(self.transport)
+
+
+def stop_on_signals() -> None:
+    """For blocking servers: SIGINT or SIGTERM ends the process with status 0, even inside accept()."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+# -- correct behaviours, which each broken server subclasses to break one thing ----------------
+
+# Backpressure as SPEC.md asks: stop reading while about 1 MiB waits to be sent, resume below this.
+HIGH_WATER = 1024 * 1024
+LOW_WATER = 256 * 1024
+# Multiport: a line longer than this (without its line ending) gets ERROR and a close.
+MAX_LINE = 64 * 1024
+
+
+class EchoProtocol(Tracked):
+    """Correct TCP echo: unchanged bytes, backpressure, half-close flushes what is owed."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)
+        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
+
+    def eof_received(self) -> bool:
+        return False  # asyncio then closes the transport once its buffer is sent
+
+
+class TaggedLineProtocol(Tracked):
+    """Correct multiport line echo: each line comes back as ``<local port> <line>\\n``."""
+
+    def __init__(self, port: int) -> None:
+        self.tag = b"%d " % port
+        self.buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)
+        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        start = 0
+        while (end := self.buffer.find(b"\n", start)) != -1:
+            line = bytes(self.buffer[start:end]).removesuffix(b"\r")
+            start = end + 1
+            if len(line) > MAX_LINE:
+                return self.too_long()
+            self.transport.write(self.tag + line + b"\n")
+        del self.buffer[:start]
+        if len(self.buffer) > MAX_LINE + 1:  # +1: the CR of a CRLF may still be to come
+            self.too_long()
+
+    def too_long(self) -> None:
+        self.transport.write(self.tag + b"ERROR line too long\n")
+        self.buffer.clear()
+        self.transport.close()
+
+    def eof_received(self) -> bool:
+        if self.buffer:
+            self.transport.write(self.tag + bytes(self.buffer).removesuffix(b"\r") + b"\n")
+        return False
+
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
