@@ -1,0 +1,426 @@
+"""An HTTP/1.1 request parser kept apart from I/O, in the style of h11: bytes in, events out.
+
+Strategy: ``feed(data)`` appends to a buffer and returns the events that the buffered bytes
+complete — ``Request`` when a head has been read and checked, ``Data`` for each stretch of body
+bytes consumed (and dropped: the URL echo discards bodies), ``EndOfMessage`` when a request's body
+is over, or a single ``Error(status, reason)`` after which nothing more is ever parsed, so bytes that
+follow a framing error can never be read as a request (no request smuggling). There are no sockets
+and no clocks here: the connection owns timeouts and decides what to write.
+
+The hot path is one ``find`` for the blank line that ends the head, one ``split`` into lines and
+one compiled regular expression per line; body bytes are skipped by moving an index, never copied.
+Until a head is complete, each feed checks what is buffered so far — a request line that is
+already garbage (a TLS ClientHello, say), a target or header section already over its limit, a bare
+LF — so a bad client is answered as soon as its bytes prove it, never left waiting for more.
+Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# -- events ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Request:
+    """A request head that passed every check; ``version`` is as sent, e.g. ``HTTP/1.1``."""
+
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    # Whether the connection may carry another request after this one's response.
+    keep_alive: bool = True
+    # Send ``100 Continue`` before reading the body (RFC 9110, 10.1.1).
+    expect_continue: bool = False
+
+
+@dataclass(slots=True)
+class Data:
+    """``size`` bytes of the current request's body were read (and dropped)."""
+
+    size: int
+
+
+@dataclass(slots=True)
+class EndOfMessage:
+    """The current request's body (possibly empty) is complete."""
+
+
+@dataclass(slots=True)
+class Error:
+    """The input is refused: answer ``status``, then close. Nothing more is parsed."""
+
+    status: int
+    reason: str
+
+
+Event = Request | Data | EndOfMessage | Error
+
+REASONS = {
+    100: "Continue",
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
+
+# -- limits ---------------------------------------------------------------------------------
+
+# The longest registered method (RFC 9110's registry) is 17 bytes (UPDATEREDIRECTREF). A first
+# word longer than this is not a method but garbage, refused before it can grow.
+MAX_METHOD = 64
+
+# A chunk-size line is hex digits plus extensions we ignore. Node.js caps a chunk extension at
+# 16 KiB; we are stricter because we never use them. 16 hex digits cover any size we could accept.
+MAX_CHUNK_LINE = 4096
+MAX_CHUNK_DIGITS = 16
+
+# -- grammar (RFC 9112 and RFC 9110), as compiled patterns on bytes --------------------------
+
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+# method SP request-target SP HTTP-version; the target is visible ASCII only, so a raw space, a
+# control byte or a byte >= 0x80 in it fails the match.
+REQUEST_LINE = re.compile(_TOKEN + rb"{1,%d} ([\x21-\x7e]+) HTTP/([0-9]{1,3})\.([0-9]{1,3})" % MAX_METHOD)
+# What a request line may look like before its CRLF has arrived: anything that cannot grow into a
+# valid line is refused at once (garbage, TLS handshake bytes, a lowercase version).
+_PARTIAL_VERSION = rb"(?:H(?:T(?:T(?:P(?:/(?:[0-9]{1,3}(?:\.[0-9]{0,3})?)?)?)?)?)?)?"
+PARTIAL_REQUEST_LINE = re.compile(
+    _TOKEN + rb"{0,%d}(?: [\x21-\x7e]*(?: %s)?)?\r?" % (MAX_METHOD, _PARTIAL_VERSION)
+)
+# field-name ":" OWS field-value OWS. No whitespace before the colon; a value holds no CTL but
+# HTAB (so no CR, LF or NUL). A line starting with whitespace (obs-fold) fails the name.
+HEADER_LINE = re.compile(rb"(" + _TOKEN + rb"+):([^\x00-\x08\x0a-\x1f\x7f]*)")
+# Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
+ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://")
+# Host = uri-host [ ":" port ]: an IP-literal in brackets, or a reg-name/IPv4 (which may be empty).
+HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+DIGITS = re.compile(rb"[0-9]+")
+CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})[ \t]*(?:;[^\r\n]*)?" % MAX_CHUNK_DIGITS)
+
+_CRLF = b"\r\n"
+_HEAD_END = b"\r\n\r\n"
+
+# Parser states.
+HEAD, BODY, CHUNK_SIZE_LINE, CHUNK_DATA, CHUNK_END, TRAILERS, DONE = range(7)
+
+
+class Refused(Exception):
+    """Internal: the input broke a rule; carries the status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+
+
+class RequestParser:
+    """Parses the requests of one connection, in order; ``feed`` bytes, get events."""
+
+    def __init__(self, max_target: int = 8 * 1024, max_header_bytes: int = 16 * 1024,
+                 max_body: int = 1024 * 1024) -> None:
+        self.max_target = max_target
+        self.max_header_bytes = max_header_bytes
+        self.max_body = max_body
+        self.state = HEAD
+        self._buffer = b""
+        # Bytes left in the current Content-Length body or chunk.
+        self._remaining = 0
+        # Body bytes of the current chunked request so far, against max_body.
+        self._body_size = 0
+        self._keep_alive = True
+        # One empty line before a request line is ignored (RFC 9112, 2.2); this notes we did.
+        self._skipped_crlf = False
+
+    # -- what the connection asks about its state (for timeouts) ---------------------------
+
+    @property
+    def idle(self) -> bool:
+        """True between requests with nothing of the next one received yet."""
+        return self.state == HEAD and not self._buffer and not self._skipped_crlf
+
+    @property
+    def in_head(self) -> bool:
+        """True once a request's first byte has arrived and until its head is complete."""
+        return self.state == HEAD and bool(self._buffer or self._skipped_crlf)
+
+    @property
+    def in_body(self) -> bool:
+        return BODY <= self.state <= TRAILERS
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Parse what ``data`` completes; return the events, in order (an Error is always last)."""
+        if self.state == DONE:
+            return []  # after an error or a last request, the rest of the stream is never parsed
+        buffer = self._buffer + data if self._buffer else data
+        events: list[Event] = []
+        try:
+            position = self._parse(buffer, 0, events)
+        except Refused as refused:
+            self.state = DONE
+            self._buffer = b""
+            events.append(Error(refused.status, refused.reason))
+            return events
+        self._buffer = buffer[position:] if position < len(buffer) else b""
+        return events
+
+    def _parse(self, buffer: bytes, position: int, events: list[Event]) -> int:
+        """Consume complete pieces of ``buffer`` from ``position``; return where parsing stopped."""
+        end = len(buffer)
+        while position < end:
+            state = self.state
+            if state == HEAD:
+                if not self._skipped_crlf and buffer.startswith(_CRLF, position):
+                    self._skipped_crlf = True
+                    position += 2
+                    continue
+                head_end = buffer.find(_HEAD_END, position)
+                if head_end == -1:
+                    self._check_partial_head(buffer, position)
+                    return position
+                self._skipped_crlf = False
+                position = self._head(buffer, position, head_end, events)
+            elif state == BODY:
+                size = min(self._remaining, end - position)
+                position += size
+                self._remaining -= size
+                events.append(Data(size))
+                if not self._remaining:
+                    self._end_of_message(events)
+            elif state == CHUNK_SIZE_LINE:
+                line_end = buffer.find(_CRLF, position)
+                if line_end == -1:
+                    if end - position > MAX_CHUNK_LINE or buffer.find(b"\n", position) != -1:
+                        raise Refused(400, "bad chunk size line")
+                    return position
+                match = CHUNK_SIZE.fullmatch(buffer, position, line_end)
+                if match is None:
+                    raise Refused(400, "bad chunk size")
+                size = int(match.group(1), 16)
+                self._body_size += size
+                if self._body_size > self.max_body:
+                    raise Refused(413, f"chunked body over {self.max_body} bytes")
+                position = line_end + 2
+                if size:
+                    self._remaining = size
+                    self.state = CHUNK_DATA
+                else:
+                    self.state = TRAILERS
+            elif state == CHUNK_DATA:
+                size = min(self._remaining, end - position)
+                position += size
+                self._remaining -= size
+                events.append(Data(size))
+                if not self._remaining:
+                    self.state = CHUNK_END
+            elif state == CHUNK_END:
+                if end - position < 2:
+                    if buffer[position] != 13:  # b"\r"
+                        raise Refused(400, "chunk data not followed by CRLF")
+                    return position
+                if not buffer.startswith(_CRLF, position):
+                    raise Refused(400, "chunk data not followed by CRLF")
+                position += 2
+                self.state = CHUNK_SIZE_LINE
+            elif state == TRAILERS:
+                position = self._trailers(buffer, position, events)
+                if self.state == TRAILERS:
+                    return position
+            else:  # DONE: the last request is over; what follows it is never parsed
+                return end
+        return position
+
+    # -- the request head -------------------------------------------------------------------
+
+    def _check_partial_head(self, buffer: bytes, position: int) -> None:
+        """Refuse an incomplete head as soon as its bytes already break a rule or a limit."""
+        line_end = buffer.find(_CRLF, position)
+        if line_end == -1:
+            # Still inside the request line.
+            if PARTIAL_REQUEST_LINE.fullmatch(buffer, position) is None:
+                if buffer.find(b"\n", position) != -1:
+                    raise Refused(400, "bare LF in request line")
+                self._refuse_request_line(buffer[position:], complete=False)
+            space = buffer.find(b" ", position)
+            if space != -1:
+                target_end = buffer.find(b" ", space + 1)
+                if (len(buffer) if target_end == -1 else target_end) - space - 1 > self.max_target:
+                    raise Refused(414, f"request target over {self.max_target} bytes")
+            return
+        self._request_line(buffer, position, line_end)
+        # The header section is at least what is buffered after the request line, less the
+        # three bytes that could begin the final CRLFCRLF.
+        if len(buffer) - 1 - (line_end + 2) > self.max_header_bytes:
+            raise Refused(431, f"header section over {self.max_header_bytes} bytes")
+        if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
+            raise Refused(400, "bare LF in header section")
+
+    def _refuse_request_line(self, line: bytes, complete: bool) -> None:
+        """Raise the right refusal for a request line that does not match the grammar."""
+        parts = line.split(b" ")
+        if len(parts) >= 2 and len(parts[1]) > self.max_target and (complete or len(parts) == 2):
+            raise Refused(414, f"request target over {self.max_target} bytes")
+        raise Refused(400, "malformed request line")
+
+    def _request_line(self, buffer: bytes, position: int, line_end: int) -> re.Match[bytes]:
+        match = REQUEST_LINE.fullmatch(buffer, position, line_end)
+        if match is None:
+            self._refuse_request_line(buffer[position:line_end], complete=True)
+        target = match.group(1)
+        if len(target) > self.max_target:
+            raise Refused(414, f"request target over {self.max_target} bytes")
+        if match.group(2) != b"1":
+            raise Refused(505, "only HTTP/1.x is served")
+        if buffer.startswith(b"CONNECT ", position):
+            raise Refused(405, "CONNECT is not served: this is not a proxy")
+        if target[0] != 47:  # b"/": origin-form, the common case
+            if target == b"*":
+                if not buffer.startswith(b"OPTIONS ", position):
+                    raise Refused(400, "'*' is only a target for OPTIONS")
+            elif ABSOLUTE_FORM.match(target) is None:
+                raise Refused(400, "target is neither origin-form nor absolute-form")
+        return match
+
+    def _head(self, buffer: bytes, position: int, head_end: int, events: list[Event]) -> int:
+        """Check a complete head, emit its Request, and set up reading its body."""
+        line_end = buffer.find(_CRLF, position)
+        match = self._request_line(buffer, position, line_end)
+        if head_end + 2 - (line_end + 2) > self.max_header_bytes:
+            raise Refused(431, f"header section over {self.max_header_bytes} bytes")
+        http11 = match.group(3) != b"0"
+        headers: list[tuple[str, str]] = []
+        host = content_length = transfer_encoding = connection = expect = None
+        hosts = 0
+        if head_end > line_end:
+            for line in buffer[line_end + 2:head_end].split(_CRLF):
+                field = HEADER_LINE.fullmatch(line)
+                if field is None:
+                    raise Refused(400, _header_fault(line))
+                name = field.group(1)
+                value = field.group(2).strip(b" \t")
+                lower = name.lower()
+                if lower in _FRAMING:
+                    if lower == b"host":
+                        host = value
+                        hosts += 1
+                    elif lower == b"content-length":
+                        content_length = value if content_length is None else content_length + b"," + value
+                    elif lower == b"transfer-encoding":
+                        transfer_encoding = (value if transfer_encoding is None
+                                             else transfer_encoding + b"," + value)
+                    elif lower == b"connection":
+                        connection = value if connection is None else connection + b"," + value
+                    else:
+                        expect = value
+                headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if hosts > 1 or (http11 and not hosts):
+            raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
+        if host is not None and HOST.fullmatch(host) is None:
+            raise Refused(400, "Host is not host[:port]")
+
+        # Framing (RFC 9112, 6.1-6.3): exactly one way to know where the body ends.
+        chunked = False
+        length = 0
+        if transfer_encoding is not None:
+            if content_length is not None:
+                raise Refused(400, "both Content-Length and Transfer-Encoding")
+            if not http11:
+                raise Refused(400, "Transfer-Encoding in an HTTP/1.0 request")
+            codings = [coding.split(b";", 1)[0].strip(b" \t").lower()
+                       for coding in transfer_encoding.split(b",")]
+            if b"chunked" in codings and (codings[-1] != b"chunked" or codings.count(b"chunked") > 1):
+                raise Refused(400, "chunked is not the final transfer coding")
+            if any(coding != b"chunked" for coding in codings):
+                if all(codings):
+                    raise Refused(501, "only the chunked transfer coding is implemented")
+                raise Refused(400, "empty transfer coding")
+            chunked = True
+        elif content_length is not None:
+            values = {value.strip(b" \t") for value in content_length.split(b",")}
+            if len(values) != 1:
+                raise Refused(400, "differing Content-Length values")
+            value = values.pop()
+            if DIGITS.fullmatch(value) is None:
+                raise Refused(400, "Content-Length is not a number")
+            length = int(value)
+            if length > self.max_body:
+                raise Refused(413, f"Content-Length over {self.max_body} bytes")
+
+        if connection is None:
+            keep_alive = http11
+        else:
+            tokens = {token.strip(b" \t").lower() for token in connection.split(b",")}
+            keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
+        self._keep_alive = keep_alive
+        expect_continue = (http11 and expect is not None and expect.lower() == b"100-continue"
+                           and (chunked or length > 0))
+        events.append(Request(
+            buffer[position:match.start(1) - 1].decode("ascii"),
+            match.group(1).decode("ascii"),
+            buffer[match.start(1) + len(match.group(1)) + 1:line_end].decode("ascii"),
+            headers, keep_alive, expect_continue,
+        ))
+        if chunked:
+            self._body_size = 0
+            self.state = CHUNK_SIZE_LINE
+        elif length:
+            self._remaining = length
+            self.state = BODY
+        else:
+            self._end_of_message(events)
+        return head_end + 4
+
+    def _trailers(self, buffer: bytes, position: int, events: list[Event]) -> int:
+        """Read trailer fields (checked, then dropped) up to the blank line that ends the body."""
+        if buffer.startswith(_CRLF, position):
+            self._end_of_message(events)
+            return position + 2
+        trailers_end = buffer.find(_HEAD_END, position)
+        if trailers_end == -1:
+            if len(buffer) - 1 - position > self.max_header_bytes:
+                raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
+            if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
+                raise Refused(400, "bare LF in trailer section")
+            return position
+        if trailers_end + 2 - position > self.max_header_bytes:
+            raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
+        for line in buffer[position:trailers_end].split(_CRLF):
+            if HEADER_LINE.fullmatch(line) is None:
+                raise Refused(400, "bad trailer: " + _header_fault(line))
+        self._end_of_message(events)
+        return trailers_end + 4
+
+    def _end_of_message(self, events: list[Event]) -> None:
+        events.append(EndOfMessage())
+        # A request that ends the connection ends the parsing too: what follows is never read.
+        self.state = HEAD if self._keep_alive else DONE
+
+
+_FRAMING = frozenset((b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"))
+
+
+def _header_fault(line: bytes) -> str:
+    """Why a header line failed the grammar, for the 400's body (off the hot path)."""
+    if not line:
+        return "empty header line"
+    if line[:1] in (b" ", b"\t"):
+        return "obs-fold or whitespace before a header line"
+    name, colon, _ = line.partition(b":")
+    if not colon:
+        return "header line without a colon"
+    if not name:
+        return "empty header name"
+    if name != name.rstrip(b" \t"):
+        return "whitespace before the colon"
+    if re.fullmatch(_TOKEN + rb"+", name) is None:
+        return "header name is not a token"
+    return "control character (CR, LF, NUL...) in a header value"

@@ -1,0 +1,294 @@
+"""URL echo over HTTP/1.1 on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section U)."""
+
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+
+from impl_raw import IMPLEMENTATION
+from impl_raw.http import REASONS, Data, EndOfMessage, Error, Request, RequestParser
+from impl_raw.loop import EventLoop, listen
+from netrosetta.answer import TEXT, answer
+from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
+
+log = logging.getLogger("impl_raw.urlecho")
+
+# Backpressure: stop reading from a client while this much waits to be sent to it (a pipelining
+# client that never reads would otherwise grow the buffer without bound)...
+HIGH_WATER = 1024 * 1024
+# ...and read again once it has drained below this.
+LOW_WATER = 256 * 1024
+# Requests are small; 64 KiB holds hundreds of pipelined ones and a good slice of a body.
+READ_SIZE = 64 * 1024
+# After the last response, read and drop what the client still sends for at most this long before
+# closing: closing a socket with unread input sends a TCP RST, which can destroy the response in
+# the client's receive buffer before it reads it ("lingering close", nginx's lingering_timeout).
+LINGER_TIMEOUT = 2.0
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nDate: %s\r\n%s\r\n"
+TEXT_BYTES = TEXT.encode("ascii")
+
+
+class HttpDate:
+    """The Date header's value (RFC 9110 IMF-fixdate), formatted once per second, not per response."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.value = b""
+
+    def now(self) -> bytes:
+        second = int(time.time())
+        if second != self.second:
+            self.second = second
+            self.value = formatdate(second, usegmt=True).encode("ascii")
+        return self.value
+
+
+http_date = HttpDate()
+
+
+class UrlEchoConnection:
+    """One client: its requests are parsed in order and each is answered with its own URL."""
+
+    def __init__(self, loop: EventLoop, sock: socket.socket, config: Config) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.config = config
+        self.parser = RequestParser(config.max_target, config.max_header_bytes, config.max_body)
+        self.outgoing = bytearray()
+        self.request: Request | None = None
+        self.reading = True
+        self.closing = False  # no more requests: close once everything owed is sent
+        self.eof = False  # the client half-closed: nothing more will arrive
+        self.closed = False
+        self.answered = 0  # requests completed, so a new request restarts its header deadline
+        # One timer per connection, re-armed lazily: it fires at its time, and if the deadline
+        # has moved later since, it sleeps again. Keep-alive requests then cost no heap push each.
+        self.timer = None
+        self.deadline = 0.0
+        self.on_deadline = self.idle_timeout
+        self.phase = ("idle", 0)
+        loop.add_reader(sock, self.on_readable)
+        # Before the first request, a silent client is dropped as an idle one, no later than the
+        # header timeout: opening connections and sending nothing is a slowloris too.
+        self.arm(min(config.header_timeout, config.idle_timeout), self.idle_timeout)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def on_readable(self) -> None:
+        """Feed what arrived to the parser and queue an answer for each complete request."""
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.close()  # reset by the peer: nothing more can be delivered
+            return
+        if not data:
+            # Half-close: the client sends no more, but still reads the answers we owe it; a
+            # request it left unfinished will never complete, so it gets no answer.
+            self.eof = True
+            self.finish()
+            return
+        if self.closing:
+            return  # the last answer is decided: whatever follows it is never parsed
+        self.events_received(self.parser.feed(data))
+        if not self.closing:
+            self.rearm()
+        self.flush()
+        if len(self.outgoing) >= HIGH_WATER and not self.closing and not self.closed:
+            # The client is not reading: stop reading from it, and TCP's window pushes back.
+            self.reading = False
+            self.loop.remove_reader(self.sock)
+            self.arm(self.config.idle_timeout, self.idle_timeout)
+            self.phase = ("paused", self.answered)
+
+    def events_received(self, events: list) -> None:
+        """Act on the parser's events, in order: answers go out in the order requests came."""
+        continue_owed = False
+        for event in events:
+            event_type = type(event)
+            if event_type is Request:
+                self.request = event
+                continue_owed = event.expect_continue
+            elif event_type is EndOfMessage:
+                continue_owed = False
+                self.respond(self.request)
+                self.request = None
+                self.answered += 1
+                if self.closing:
+                    return
+            elif event_type is Data:
+                continue_owed = False  # the client sent its body without waiting
+            elif event_type is Error:
+                self.refuse(event.status, event.reason)
+                return
+        if continue_owed:
+            self.outgoing += CONTINUE
+
+    def respond(self, request: Request) -> None:
+        """Queue the answer: 200, the URL (or its JSON), exact length, Date, and the keep-alive verdict."""
+        body, content_type = answer(request.method, request.target, request.version, request.headers)
+        if not request.keep_alive:
+            connection = b"Connection: close\r\n"
+            self.stop_reading()
+        elif request.version == "HTTP/1.0":
+            connection = b"Connection: keep-alive\r\n"
+        else:
+            connection = b""
+        self.outgoing += OK_HEAD % (
+            TEXT_BYTES if content_type is TEXT else content_type.encode("ascii"),
+            len(body), http_date.now(), connection,
+        )
+        if request.method != "HEAD":
+            self.outgoing += body
+
+    def refuse(self, status: int, reason: str) -> None:
+        """Queue an error response; the connection closes once it is sent (every error closes)."""
+        body = f"{status} {REASONS[status]}: {reason}\n".encode("latin-1")
+        self.outgoing += (
+            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
+            b"Date: %s\r\n\r\n%s"
+        ) % (status, REASONS[status].encode("ascii"), TEXT_BYTES, len(body), http_date.now(), body)
+        self.stop_reading()
+
+    def stop_reading(self) -> None:
+        """This answer is the last: parse nothing more, and give up if the client never reads it."""
+        self.closing = True
+        self.arm(self.config.idle_timeout, self.close)
+
+    # -- timeouts -------------------------------------------------------------------------
+
+    def rearm(self) -> None:
+        """Point the deadline at what the connection now waits for, if that changed."""
+        parser = self.parser
+        if parser.idle:
+            phase = ("idle", self.answered)
+        elif parser.in_head:
+            phase = ("head", self.answered)
+        else:
+            phase = ("body", self.answered)
+        if phase == self.phase:
+            return  # deadlines are absolute: more bytes of the same request do not extend them
+        self.phase = phase
+        config = self.config
+        if phase[0] == "idle":
+            self.arm(config.idle_timeout, self.idle_timeout)
+        elif phase[0] == "head":
+            self.arm(config.header_timeout, self.request_timeout)
+        else:
+            self.arm(config.body_timeout, self.request_timeout)
+
+    def arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self.deadline = time.monotonic() + delay
+        self.on_deadline = callback
+        if self.timer is None or self.timer.when > self.deadline:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_later(delay, self.on_timer)
+
+    def on_timer(self) -> None:
+        self.timer = None
+        if self.closed:
+            return
+        remaining = self.deadline - time.monotonic()
+        if remaining > 0:
+            self.timer = self.loop.call_later(remaining, self.on_timer)
+            return
+        self.on_deadline()
+
+    def idle_timeout(self) -> None:
+        """No request for too long (or a client that stopped reading): close without a word."""
+        self.close()
+
+    def request_timeout(self) -> None:
+        """A request's head or body did not arrive in time (slowloris): 408, then close."""
+        self.refuse(408, "the request did not arrive in time")
+        self.flush()
+
+    # -- writing and closing ----------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Read no more; close once everything owed has been sent."""
+        self.closing = True
+        self.loop.remove_reader(self.sock)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the kernel takes; keep the rest and ask to be woken when it can take more."""
+        if self.outgoing:
+            try:
+                sent = self.sock.send(self.outgoing)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            del self.outgoing[:sent]
+        if self.outgoing:
+            self.loop.add_writer(self.sock, self.flush)
+            return
+        self.loop.remove_writer(self.sock)
+        if self.closing:
+            self.linger()
+        elif not self.reading and len(self.outgoing) < LOW_WATER:
+            self.reading = True
+            self.loop.add_reader(self.sock, self.on_readable)
+            self.rearm()
+
+    def linger(self) -> None:
+        """Everything is sent: send FIN, then drop what the client still sends until it closes."""
+        if self.eof:
+            self.close()
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close()
+            return
+        self.loop.add_reader(self.sock, self.on_lingering_readable)
+        self.arm(LINGER_TIMEOUT, self.close)
+
+    def on_lingering_readable(self) -> None:
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        self.loop.forget(self.sock)
+        self.sock.close()
+
+
+def serve(loop: EventLoop, host: str, port: int, config: Config) -> socket.socket:
+    """Listen on host:port and give every client a UrlEchoConnection."""
+    return listen(loop, host, port, lambda sock: UrlEchoConnection(loop, sock, config))
+
+
+def main(config: Config) -> None:
+    """Bind, announce READY, and run the loop until SIGINT or SIGTERM."""
+    loop = EventLoop(config.loop)
+    try:
+        listener = serve(loop, config.host, config.ports[0], config)
+    except OSError as error:
+        cannot_listen(config.host, config.ports[0], error)
+    ready([listener.getsockname()[:2]])
+    stop_on_signals(loop.stop)
+    loop.run()
+    loop.close()
+
+
+if __name__ == "__main__":
+    run(IMPLEMENTATION, ["urlecho", *sys.argv[1:]])
