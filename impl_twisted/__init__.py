@@ -52,21 +52,21 @@ def run_reactor(reactor: Any, host: str, listening: Sequence[Deferred]) -> None:
     refused: list[CannotListenError] = []
 
     def announce(ports: list[Any]) -> None:
-        ready([(host, port.getHost().port) for port in ports])
+        reactor.callWhenRunning(ready, [(host, port.getHost().port) for port in ports])
 
     def refuse(failure: Failure) -> None:
         if failure.check(FirstError):
             failure = failure.value.subFailure
         failure.trap(CannotListenError)
         refused.append(failure.value)
-        reactor.stop()
+        if reactor.running:
+            reactor.stop()
 
-    every = gatherResults(list(listening), consumeErrors=True)
-    reactor.callWhenRunning(every.addCallbacks, announce, refuse)
-    reactor.run()
+    gatherResults(list(listening), consumeErrors=True).addCallbacks(announce, refuse)
+    if not refused:  # TCP endpoints bind at once, so a refusal is usually known already
+        reactor.run()
     if refused:
-        error = refused[0]
-        cannot_listen(host, error.port, error.socketError)
+        cannot_listen(host, refused[0].port, refused[0].socketError)
 
 
 IMPLEMENTATION = Implementation(
