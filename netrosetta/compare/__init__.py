@@ -1,0 +1,210 @@
+"""``netrosetta compare`` and ``netrosetta diff``: read the implementations of a behaviour side by side.
+
+    netrosetta compare BEHAVIOUR [--out DIR] [--open [--port N]] [--matrix FILE] [--bench DIR]
+    netrosetta compare --all [...]
+    netrosetta diff BEHAVIOUR A B [--color auto|always|never]
+
+``compare`` writes one self-contained HTML page per behaviour (``--all``: every behaviour and an
+index) to DIR (default ``compare-results``) and prints each path. The code of each implementation
+sits in a column, cut into the sections of the skeleton every behaviour file follows (see
+netrosetta/compare/sections.py), beside the conformance matrix (default
+``conformance-results/matrix.json``), the benchmark figures (default ``bench-results/*.json``) and
+the line counts. ``--open`` then serves DIR on 127.0.0.1 (``--port``, default any free port) and
+prints the URL until Ctrl-C. Exit status: 0; 1 if a file does not follow the skeleton (its column
+says why, and so does stderr) or the port can't be bound; 2 for a bad command line.
+
+``diff`` prints the unified diff of two implementations' files, coloured when stdout is a terminal;
+its exit status is 0 whether or not the files differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+import http.server
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from netrosetta.launch import BEHAVIOURS
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+IMPLEMENTATIONS = ("raw", "twisted", "tornado")
+DEFAULT_OUT = "compare-results"
+DEFAULT_MATRIX = "conformance-results/matrix.json"
+DEFAULT_BENCH = "bench-results"
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"not a port number 0-65535: {text!r}")
+    return int(text)
+
+
+def _compare_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netrosetta compare", description="Write the side-by-side HTML pages.")
+    parser.add_argument("behaviour", nargs="?", metavar="BEHAVIOUR", help=", ".join(BEHAVIOURS))
+    parser.add_argument("--all", action="store_true", help="every behaviour, and an index page")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    parser.add_argument("--open", action="store_true", help="serve the page on 127.0.0.1 and print its URL")
+    parser.add_argument("--port", type=_port, default=0, help="port for --open (default: any free port)")
+    parser.add_argument("--matrix", default=DEFAULT_MATRIX,
+                        help=f"conformance matrix (default {DEFAULT_MATRIX})")
+    parser.add_argument("--bench", default=DEFAULT_BENCH, help=f"benchmark results (default {DEFAULT_BENCH})")
+    return parser
+
+
+def _check_behaviour(name: str) -> str:
+    if name not in BEHAVIOURS:
+        raise UsageError(f"unknown behaviour {name!r} (choose from {', '.join(BEHAVIOURS)})")
+    return name
+
+
+def build(behaviours: Sequence[str], out: Path, matrix_path: Path, bench_dir: Path,
+          index: bool) -> tuple[list[Path], list[str]]:
+    """Write the pages; return their paths (index first) and the convention problems found."""
+    from netrosetta.compare.page import collect, render_index, render_page
+    from netrosetta.compare.results import load_bench, load_matrix
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    problems: list[str] = []
+    summary = []
+    for behaviour in behaviours:
+        columns = collect(ROOT, behaviour)
+        problems += [c.problem for c in columns if c.state == "broken"]
+        matrix = load_matrix(matrix_path, behaviour)
+        html = render_page(behaviour, columns, matrix, load_bench(bench_dir, behaviour),
+                           list(behaviours) if index else None)
+        page = out / f"{behaviour}.html"
+        page.write_text(html, encoding="utf-8")
+        written.append(page)
+        summary.append((behaviour, columns, matrix))
+    if index:
+        page = out / "index.html"
+        page.write_text(render_index(summary), encoding="utf-8")
+        written.insert(0, page)
+    return written, problems
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve_directory(directory: Path, port: int, page: str) -> int:
+    """Serve ``directory`` on 127.0.0.1 until Ctrl-C, after printing the page's URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as error:
+        sys.stderr.write(f"netrosetta compare: error: cannot listen on 127.0.0.1:{port}: {error.strerror}\n")
+        return 1
+    print(f"serving {directory} at http://127.0.0.1:{server.server_address[1]}/{page} (Ctrl-C stops)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """``netrosetta compare``: write the pages, print their paths, and serve them with --open."""
+    try:
+        args = _compare_parser().parse_args(list(argv))
+        if args.all == bool(args.behaviour):
+            raise UsageError("give either one BEHAVIOUR or --all")
+        behaviours = list(BEHAVIOURS) if args.all else [_check_behaviour(args.behaviour)]
+    except UsageError as error:
+        sys.stderr.write(f"netrosetta compare: error: {error}\n")
+        return 2
+    out = Path(args.out)
+    try:
+        written, problems = build(behaviours, out, Path(args.matrix), Path(args.bench), args.all)
+    except OSError as error:
+        sys.stderr.write(f"netrosetta compare: error: cannot write to {out}: {error.strerror or error}\n")
+        return 1
+    for path in written:
+        print(path)
+    for problem in problems:
+        sys.stderr.write(f"netrosetta compare: {problem}\n")
+    status = 1 if problems else 0
+    if args.open:
+        status = serve_directory(out, args.port, written[0].name) or status
+    return status
+
+
+def _diff_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netrosetta diff", description="Unified diff of two implementations.")
+    parser.add_argument("behaviour", metavar="BEHAVIOUR", help=", ".join(BEHAVIOURS))
+    parser.add_argument("a", metavar="A", help=", ".join(IMPLEMENTATIONS))
+    parser.add_argument("b", metavar="B", help=", ".join(IMPLEMENTATIONS))
+    parser.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
+                        help="colour the diff (default: when stdout is a terminal)")
+    parser.add_argument("-U", "--unified", type=int, default=3, metavar="N", help="lines of context")
+    return parser
+
+
+def unified_diff(behaviour: str, a: str, b: str, context: int = 3) -> str:
+    """The unified diff of impl_A/BEHAVIOUR.py and impl_B/BEHAVIOUR.py, labelled with those paths."""
+    files = [f"impl_{impl}/{behaviour}.py" for impl in (a, b)]
+    texts = []
+    for name in files:
+        path = ROOT / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{name} is not written yet")
+        texts.append(path.read_text(encoding="utf-8").splitlines(keepends=True))
+    lines = difflib.unified_diff(texts[0], texts[1], files[0], files[1], n=context)
+    # A file without a final newline would glue its last line to the next one.
+    missing_newline = "\n\\ No newline at end of file\n"
+    return "".join(line if line.endswith("\n") else line + missing_newline for line in lines)
+
+
+def diff_main(argv: Sequence[str]) -> int:
+    """``netrosetta diff BEHAVIOUR A B``: print the unified diff of two implementations."""
+    try:
+        args = _diff_parser().parse_args(list(argv))
+        _check_behaviour(args.behaviour)
+        for impl in (args.a, args.b):
+            if impl not in IMPLEMENTATIONS:
+                choices = ", ".join(IMPLEMENTATIONS)
+                raise UsageError(f"unknown implementation {impl!r} (choose from {choices})")
+        if args.unified < 0:
+            raise UsageError("-U must be 0 or more")
+    except UsageError as error:
+        sys.stderr.write(f"netrosetta diff: error: {error}\n")
+        return 2
+    try:
+        text = unified_diff(args.behaviour, args.a, args.b, args.unified)
+    except (FileNotFoundError, OSError) as error:
+        sys.stderr.write(f"netrosetta diff: error: {error}\n")
+        return 1
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                        and not os.environ.get("NO_COLOR"))
+    if colour and text:
+        from pygments import highlight
+        from pygments.formatters import TerminalFormatter
+        from pygments.lexers import DiffLexer
+
+        text = highlight(text, DiffLexer(), TerminalFormatter())
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `netrosetta diff ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

@@ -1,0 +1,430 @@
+"""The comparison pages: one self-contained HTML file per behaviour, and an index.
+
+Everything a page needs is inside it (styles, the small script that switches to a diff view, the
+diffs themselves, computed here with difflib), so it opens offline from disk. Pygments does the
+syntax highlighting; its tokens are split at line ends so that every section and diff row holds
+whole, separately highlighted lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+from pygments.token import STANDARD_TYPES
+
+from netrosetta.compare.counts import Counts, Lines, count_implementation
+from netrosetta.compare.results import Bench, Matrix
+from netrosetta.compare.sections import SECTIONS, ConventionError, Section, find_sections
+
+IMPLEMENTATIONS = ("raw", "twisted", "tornado")
+ABOUT = {
+    "echo": "TCP echo: every byte comes back, in order, with backpressure",
+    "multiport": "one process, one thread, several ports; each line comes back tagged with its port",
+    "urlecho": "an HTTP/1.1 server that answers with the URL it was asked for",
+}
+PYGMENTS_STYLE = "default"
+STATUS_MARK = {"pass": "✓", "fail": "✗", "divergence": "≈", "missing": "–", "n/a": "n/a"}
+
+
+@dataclass
+class Column:
+    """One implementation of the behaviour: its file, highlighted lines, sections and counts."""
+
+    impl: str
+    path: str  # relative to the repository root
+    state: str = "ok"  # ok, missing (not written yet) or broken (does not follow the skeleton)
+    problem: str = ""
+    lines: list[str] = field(default_factory=list)  # highlighted HTML, one per source line
+    plain: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    counts: Counts | None = None
+
+
+def highlight_lines(source: str) -> list[str]:
+    """One string of highlighted HTML per line of ``source``."""
+    lines: list[list[str]] = [[]]
+    for ttype, value in PythonLexer(stripnl=False, ensurenl=True).get_tokens(source):
+        while ttype not in STANDARD_TYPES:
+            ttype = ttype.parent
+        css = STANDARD_TYPES[ttype]
+        for number, part in enumerate(value.split("\n")):
+            if number:
+                lines.append([])
+            if part:
+                text = escape(part, quote=False)
+                lines[-1].append(f'<span class="{css}">{text}</span>' if css else text)
+    return ["".join(parts) for parts in lines][:len(source.splitlines())]
+
+
+def collect(root: Path, behaviour: str) -> list[Column]:
+    """Read, highlight and section each implementation's file; never raises for a bad file."""
+    columns = []
+    for impl in IMPLEMENTATIONS:
+        path = root / f"impl_{impl}" / f"{behaviour}.py"
+        column = Column(impl, path.relative_to(root).as_posix())
+        columns.append(column)
+        if not path.is_file():
+            column.state = "missing"
+            column.problem = f"{column.path} is not written yet"
+            continue
+        source = path.read_text(encoding="utf-8")
+        column.plain = source.splitlines()
+        column.lines = highlight_lines(source)
+        column.counts = count_implementation(root, path)
+        try:
+            column.sections = find_sections(source, column.path)
+        except ConventionError as error:
+            column.state = "broken"
+            column.problem = str(error)
+    return columns
+
+
+# -- pieces of HTML ----------------------------------------------------------------------------
+
+def _code(column: Column, start: int, end: int) -> str:
+    rows = [f'<span class="l" data-n="{n}">{column.lines[n - 1] or " "}</span>'
+            for n in range(start, end + 1)]
+    return '<pre class="hl">' + "".join(rows) + "</pre>"
+
+
+def _lines(lines: tuple[int, int]) -> str:
+    return f'{lines[0]} <span class="dim">({lines[1]} code)</span>'
+
+
+def _module_list(modules: list[Lines]) -> str:
+    if not modules:
+        return '<span class="dim">none</span>'
+    return "<br>".join(f"<code>{escape(m.path)}</code> {_lines((m.total, m.code))}" for m in modules)
+
+
+def render_counts(columns: list[Column]) -> str:
+    """The line-count table: each file, its own package modules, the shared plumbing, the totals."""
+    head = ("<tr><th>implementation</th><th>this file</th><th>own package modules it imports</th>"
+            "<th>without plumbing</th><th>shared plumbing it imports</th><th>with plumbing</th></tr>")
+    rows = []
+    for column in columns:
+        if column.counts is None:
+            rows.append(f'<tr><th>{column.impl}</th><td colspan="5" class="dim">not written yet</td></tr>')
+            continue
+        c = column.counts
+        rows.append(
+            f"<tr><th>{column.impl}</th><td>{_lines((c.file.total, c.file.code))}</td>"
+            f"<td>{_module_list(c.helpers)}</td><td><b>{_lines(c.without_plumbing)}</b></td>"
+            f"<td>{_module_list(c.shared)}</td><td>{_lines(c.with_plumbing)}</td></tr>")
+    return (
+        '<section class="card" id="counts"><h2>Line counts</h2>'
+        f'<table class="data">{head}{"".join(rows)}</table>'
+        '<p class="note">Lines (code lines: no blanks, comments or docstrings). The shared plumbing '
+        "(netrosetta/launch.py: command line, READY line, signals; netrosetta/answer.py: what the URL "
+        "echo answers) is the same for every implementation.</p></section>")
+
+
+def render_matrix(matrix: Matrix) -> str:
+    """The clause x variant table of this behaviour, with each divergence's reason and each failure."""
+    title = '<h2>Conformance</h2>'
+    if matrix.problem:
+        problem = escape(matrix.problem)
+        return f'<section class="card" id="matrix">{title}<p class="missing">{problem}</p></section>'
+    by_impl = itertools.groupby(matrix.variants, key=lambda v: v.get("impl", ""))
+    groups = [(impl, list(vs)) for impl, vs in by_impl]
+    top = '<tr><th rowspan="2">clause</th>' + "".join(
+        f'<th colspan="{len(vs)}" class="impl">{escape(impl)}</th>' for impl, vs in groups) + "</tr>"
+    second = "<tr>" + "".join(
+        f'<th class="variant">{escape(v["id"].removeprefix(impl + "-") if v["id"] != impl else "default")}'
+        "</th>" for impl, vs in groups for v in vs) + "</tr>"
+    notes: list[str] = []
+    failures: list[str] = []
+    rows = []
+    for clause in matrix.clauses:
+        cid = clause["id"]
+        cells = []
+        for variant in matrix.variants:
+            cell = matrix.cells.get((cid, variant["id"]))
+            if cell is None:
+                cells.append('<td class="s-none" title="not run">·</td>')
+                continue
+            status = str(cell.get("status", ""))
+            mark = STATUS_MARK.get(status, escape(status))
+            tip = f"{cid} {variant['id']}: {status}"
+            if cell.get("reason"):
+                tip += f" — {cell['reason']}"
+            if status == "divergence":
+                reason = escape(str(cell.get("reason", "")))
+                notes.append(f"<li><b>{escape(cid)}</b> {escape(variant['id'])}: {reason}</li>")
+                mark += f"<sup>{len(notes)}</sup>"
+            elif status == "fail":
+                failures.append(f"<li><b>{escape(cid)}</b> {escape(variant['id'])}: "
+                                f"<pre>{escape(str(cell.get('message', ''))[-800:])}</pre></li>")
+            css = "s-" + status.replace("/", "")
+            cells.append(f'<td class="{css}" title="{escape(tip)}">{mark}</td>')
+        rows.append(f'<tr><th class="clause" title="{escape(clause["title"])}">{escape(cid)}'
+                    f'<span class="ctitle">{escape(clause["title"])}</span></th>{"".join(cells)}</tr>')
+    parts = [f'<section class="card" id="matrix">{title}',
+             f'<table class="matrix">{top}{second}{"".join(rows)}</table>',
+             '<p class="note">✓ pass · ✗ fail · ≈ documented divergence · – not written yet · n/a not '
+             "served by that variant · <span>·</span> not run (extra loops run a smoke subset)"]
+    if matrix.generated:
+        parts.append(f" · from {escape(matrix.source)}, {escape(matrix.generated)}")
+    parts.append("</p>")
+    if notes:
+        parts.append(f'<h3>Divergences</h3><ol class="reasons">{"".join(notes)}</ol>')
+    if failures:
+        parts.append(f'<details class="failures"><summary>Failures ({len(failures)})</summary>'
+                     f'<ul>{"".join(failures)}</ul></details>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return escape("" if value is None else str(value))
+
+
+def render_bench(bench: Bench) -> str:
+    """The benchmark figures for this behaviour, one table per result file."""
+    parts = ['<section class="card" id="bench"><h2>Benchmark</h2>']
+    if bench.problem:
+        parts.append(f'<p class="missing">{escape(bench.problem)}</p>')
+    for table in bench.tables:
+        parts.append(f"<h3>{escape(table['title'])}</h3>")
+        if table["columns"]:
+            head = "".join(f"<th>{escape(c)}</th>" for c in table["columns"])
+            body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+                           for row in table["rows"])
+            parts.append(f'<table class="data num"><tr>{head}</tr>{body}</table>')
+        if table["note"]:
+            parts.append(f'<p class="note">{escape(table["note"])}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_columns(columns: list[Column]) -> str:
+    """The aligned view: one row per section, one column per implementation."""
+    out = [f'<main id="columns" class="grid" style="--n:{len(columns)}">']
+    for column in columns:
+        state = "" if column.state == "ok" else f' <span class="badge {column.state}">{column.state}</span>'
+        out.append(f'<div class="colhead" id="col-{column.impl}" data-impl="{column.impl}">'
+                   f'<b>{column.impl}</b>{state} <code>{escape(column.path)}</code></div>')
+    for number, (key, title) in enumerate(SECTIONS):
+        out.append(f'<h2 class="rowhead" id="row-{key}">{escape(title)}</h2>')
+        for column in columns:
+            attrs = f'class="cell" data-impl="{column.impl}" data-section="{key}"'
+            if column.state != "ok":
+                text = escape(column.problem) if number == 0 else ""
+                out.append(f'<div {attrs}><p class="{column.state}">{text}</p></div>')
+                continue
+            section = column.sections[number]
+            if section.empty:
+                out.append(f'<div {attrs}><p class="dim">(none)</p></div>')
+                continue
+            names = ", ".join(section.names) if key in ("constants", "handling", "setup") else ""
+            label = f'<div class="names">{escape(names)}</div>' if names else ""
+            out.append(f"<div {attrs}>{label}{_code(column, section.start, section.end)}</div>")
+    out.append("</main>")
+    return "".join(out)
+
+
+def _diff_rows(a: Column, b: Column) -> tuple[str, int, int]:
+    """Side-by-side rows of a line-level diff of two files, and the counts of lines removed/added."""
+    rows = []
+    removed = added = 0
+
+    def side(column: Column, n: int | None) -> str:
+        if n is None:
+            return '<td class="n"></td><td class="c"></td>'
+        return f'<td class="n">{n + 1}</td><td class="c hl">{column.lines[n] or " "}</td>'
+
+    matcher = difflib.SequenceMatcher(None, a.plain, b.plain, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        left, right = list(range(i1, i2)), list(range(j1, j2))
+        if tag != "equal":
+            removed += len(left)
+            added += len(right)
+        for i, j in itertools.zip_longest(left, right):
+            css = {"equal": "eq", "replace": "chg", "delete": "del", "insert": "ins"}[tag]
+            rows.append(f'<tr class="{css}">{side(a, i)}{side(b, j)}</tr>')
+    return "".join(rows), removed, added
+
+
+def render_diffs(columns: list[Column]) -> str:
+    """Every ordered pair of written files as a line-level diff; the script shows the chosen one."""
+    written = [c for c in columns if c.state != "missing"]
+    out = ['<main id="diff" hidden><p id="diff-none" class="missing" hidden>Pick two different '
+           "implementations that are written.</p>"]
+    for a, b in itertools.permutations(written, 2):
+        rows, removed, added = _diff_rows(a, b)
+        out.append(
+            f'<section class="diff" data-a="{a.impl}" data-b="{b.impl}" hidden>'
+            f'<p class="note">{escape(a.path)} → {escape(b.path)}: <span class="minus">−{removed}</span> '
+            f'<span class="plus">+{added}</span> lines</p>'
+            f'<table class="difftable"><tr><th colspan="2">{escape(a.path)}</th>'
+            f'<th colspan="2">{escape(b.path)}</th></tr>{rows}</table></section>')
+    out.append("</main>")
+    return "".join(out)
+
+
+def _toolbar(columns: list[Column]) -> str:
+    written = [c.impl for c in columns if c.state != "missing"]
+
+    def select(name: str, chosen: int) -> str:
+        options = "".join(f'<option{" selected" if n == chosen else ""}>{impl}</option>'
+                          for n, impl in enumerate(written))
+        return f'<select id="diff-{name}" aria-label="diff {name}">{options}</select>'
+
+    return ('<div class="toolbar" id="toolbar"><span>View:</span>'
+            '<label><input type="radio" name="view" value="columns" checked> side by side, by section</label>'
+            '<label><input type="radio" name="view" value="diff"> line diff of</label>'
+            f'{select("a", 0)} <span>and</span> {select("b", 1)}</div>')
+
+
+SCRIPT = """
+const grid = document.getElementById('columns'), diff = document.getElementById('diff');
+const pickA = document.getElementById('diff-a'), pickB = document.getElementById('diff-b');
+function update() {
+  const asDiff = document.querySelector('input[name=view]:checked').value === 'diff';
+  grid.hidden = asDiff;
+  diff.hidden = !asDiff;
+  let shown = false;
+  for (const section of document.querySelectorAll('section.diff')) {
+    section.hidden = !(section.dataset.a === pickA.value && section.dataset.b === pickB.value);
+    shown = shown || !section.hidden;
+  }
+  document.getElementById('diff-none').hidden = shown;
+}
+for (const input of document.querySelectorAll('input[name=view]')) input.addEventListener('change', update);
+for (const pick of [pickA, pickB]) pick.addEventListener('change', () => {
+  document.querySelector('input[name=view][value=diff]').checked = true;
+  update();
+});
+update();
+"""
+
+CSS = """
+:root { --line: #d0d7de; --soft: #f6f8fa; --dim: #6e7781; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; }
+header { padding: 12px 20px 4px; }
+header h1 { margin: 0; font-size: 22px; }
+header h1 small { font-weight: normal; color: var(--dim); font-size: 15px; margin-left: 8px; }
+nav a { margin-right: 12px; }
+code, pre, .variant { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+.facts { display: flex; flex-wrap: wrap; gap: 12px; padding: 8px 20px; align-items: flex-start; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; background: #fff;
+        flex: 1 1 420px; max-width: 100%; overflow-x: auto; }
+.card h2 { font-size: 15px; margin: 0 0 6px; }
+.card h3 { font-size: 13px; margin: 8px 0 4px; }
+.note, .dim { color: var(--dim); font-size: 12px; }
+.missing, .broken { color: #9a6700; background: #fff8c5; padding: 4px 8px; border-radius: 4px; }
+.broken { color: #82071e; background: #ffebe9; }
+table.data { border-collapse: collapse; font-size: 13px; }
+table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left;
+                               vertical-align: top; }
+table.num td { text-align: right; }
+table.matrix { border-collapse: collapse; font-size: 12px; }
+table.matrix th, table.matrix td { border: 1px solid var(--line); padding: 2px 5px; text-align: center; }
+table.matrix th.impl { background: var(--soft); }
+table.matrix th.variant { font-weight: normal; font-size: 11px; }
+table.matrix th.clause { text-align: left; white-space: nowrap; }
+.ctitle { display: inline-block; max-width: 26em; overflow: hidden; text-overflow: ellipsis;
+          vertical-align: bottom; font-weight: normal; color: var(--dim); margin-left: 6px; }
+.s-pass { background: #dafbe1; color: #116329; }
+.s-fail { background: #ffebe9; color: #82071e; font-weight: bold; }
+.s-divergence { background: #fff8c5; color: #7d4e00; }
+.s-missing, .s-na, .s-none { color: var(--dim); }
+ol.reasons { margin: 0; padding-left: 22px; font-size: 12px; }
+.failures pre { white-space: pre-wrap; font-size: 11px; max-height: 12em; overflow: auto; }
+.toolbar { position: sticky; top: 0; z-index: 2; background: var(--soft); border-top: 1px solid var(--line);
+           border-bottom: 1px solid var(--line); padding: 6px 20px; display: flex; gap: 12px;
+           align-items: center; }
+.grid { display: grid; grid-template-columns: repeat(var(--n), minmax(0, 1fr)); column-gap: 12px;
+        padding: 0 20px 20px; }
+.colhead { position: sticky; top: 37px; z-index: 1; background: #fff; padding: 8px 0 4px;
+           border-bottom: 2px solid #1f2328; font-size: 15px; }
+.colhead code { font-size: 12px; color: var(--dim); margin-left: 6px; }
+.badge { font-size: 11px; padding: 1px 6px; border-radius: 10px; }
+.rowhead { grid-column: 1 / -1; font-size: 13px; margin: 14px 0 4px; padding: 2px 6px;
+           background: var(--soft); border-left: 3px solid #0969da; }
+.cell { min-width: 0; }
+.names { font-size: 12px; color: #0969da; font-family: ui-monospace, monospace; margin-bottom: 2px; }
+pre.hl { margin: 0; font-size: 12px; line-height: 1.4; background: #fbfcfd; border: 1px solid #eaeef2;
+         border-radius: 4px; padding: 4px 0; }
+pre.hl .l { display: block; white-space: pre-wrap; overflow-wrap: anywhere; padding-left: 4.5ch;
+            text-indent: -4.5ch; }
+pre.hl .l::before { content: attr(data-n); display: inline-block; width: 3.5ch; margin-right: 1ch;
+                    text-align: right; color: #8c959f; text-indent: 0; }
+#diff { padding: 8px 20px 20px; }
+table.difftable { border-collapse: collapse; width: 100%; table-layout: fixed; font-size: 12px;
+                  font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+table.difftable th { text-align: left; background: var(--soft); padding: 4px; }
+table.difftable td { padding: 0 6px; vertical-align: top; }
+table.difftable td.c { white-space: pre-wrap; overflow-wrap: anywhere; width: 50%; }
+table.difftable td.n { width: 4ch; color: #8c959f; text-align: right; }
+table.difftable col.n { width: 4ch; }
+tr.del td:nth-child(2), tr.chg td:nth-child(2) { background: #ffebe9; }
+tr.ins td:nth-child(4), tr.chg td:nth-child(4) { background: #dafbe1; }
+tr.ins td:nth-child(2), tr.del td:nth-child(4) { background: #f6f8fa; }
+.minus { color: #82071e; } .plus { color: #116329; }
+"""
+
+
+def _document(title: str, body: str, script: str = "") -> str:
+    style = CSS + HtmlFormatter(style=PYGMENTS_STYLE).get_style_defs(".hl")
+    tail = f"<script>{script}</script>" if script else ""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)}</title><style>{style}</style></head>"
+            f"<body>{body}{tail}</body></html>\n")
+
+
+def _nav(behaviours: list[str] | None, current: str | None) -> str:
+    if not behaviours:
+        return ""
+    links = ['<a href="index.html">index</a>'] + [
+        f"<b>{b}</b>" if b == current else f'<a href="{b}.html">{b}</a>' for b in behaviours]
+    return f"<nav>{' '.join(links)}</nav>"
+
+
+def render_page(behaviour: str, columns: list[Column], matrix: Matrix, bench: Bench,
+                behaviours: list[str] | None = None) -> str:
+    """The page of one behaviour. ``behaviours``: the pages to link to (with --all)."""
+    header = (f"<header><h1>netrosetta · {escape(behaviour)}<small>{escape(ABOUT.get(behaviour, ''))}"
+              f"</small></h1>{_nav(behaviours, behaviour)}</header>")
+    facts = f'<div class="facts">{render_counts(columns)}{render_matrix(matrix)}{render_bench(bench)}</div>'
+    body = header + facts + _toolbar(columns) + render_columns(columns) + render_diffs(columns)
+    return _document(f"netrosetta · {behaviour}", body, SCRIPT)
+
+
+def render_index(pages: list[tuple[str, list[Column], Matrix]]) -> str:
+    """The index: one row per behaviour, one column per implementation."""
+    head = "<tr><th>behaviour</th>" + "".join(f"<th>{impl}</th>" for impl in IMPLEMENTATIONS) + "</tr>"
+    rows = []
+    for behaviour, columns, matrix in pages:
+        cells = []
+        for column in columns:
+            if column.state == "missing":
+                cells.append('<td class="dim">not written yet</td>')
+                continue
+            text = f"{column.counts.file.total} lines" if column.counts else ""
+            if column.state == "broken":
+                text += f'<br><span class="broken">{escape(column.problem)}</span>'
+            tally = matrix.counts(column.impl)
+            if tally:
+                text += "<br>" + " ".join(f'<span class="s-{s.replace("/", "")}">{n} {escape(s)}</span>'
+                                          for s, n in sorted(tally.items()))
+            cells.append(f"<td>{text}</td>")
+        rows.append(f'<tr><th><a href="{behaviour}.html">{behaviour}</a><br><span class="dim">'
+                    f"{escape(ABOUT.get(behaviour, ''))}</span></th>{''.join(cells)}</tr>")
+    body = ("<header><h1>netrosetta<small>the same servers, three ways, side by side</small></h1></header>"
+            f'<div class="facts"><section class="card" id="index"><table class="data">{head}{"".join(rows)}'
+            '</table><p class="note">Lines of each behaviour file; conformance cells of all its variants.'
+            "</p></section></div>")
+    return _document("netrosetta · compare", body)

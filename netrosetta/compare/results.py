@@ -1,0 +1,135 @@
+"""Reading the results shown beside the code: the conformance matrix and the benchmark files.
+
+Both are optional: a page says plainly when a result file is absent or unreadable, and never
+shows figures it could not read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A clause's letter names the behaviour it belongs to (conformance/SPEC.md's sections).
+CLAUSE_BEHAVIOUR = {"E": "echo", "M": "multiport", "U": "urlecho"}
+
+
+@dataclass
+class Matrix:
+    """The clause x variant matrix of one behaviour, or why there is none (``problem``)."""
+
+    source: str
+    problem: str = ""
+    generated: str = ""
+    variants: list[dict] = field(default_factory=list)
+    clauses: list[dict] = field(default_factory=list)
+    cells: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    def counts(self, impl: str) -> dict[str, int]:
+        """How many cells of each status the variants of one implementation have."""
+        impl_variants = {v["id"] for v in self.variants if v.get("impl") == impl}
+        tally: dict[str, int] = {}
+        for (_, variant), cell in self.cells.items():
+            if variant in impl_variants:
+                tally[cell["status"]] = tally.get(cell["status"], 0) + 1
+        return tally
+
+
+def _clause_key(clause: str) -> tuple:
+    return (clause[:1], *(int(n) for n in re.findall(r"\d+", clause)))
+
+
+def _behaviour_of(cell: dict) -> str | None:
+    test = str(cell.get("test", ""))
+    match = re.search(r"test_(\w+?)\.py::", test)
+    if match and match.group(1) in CLAUSE_BEHAVIOUR.values():
+        return match.group(1)
+    return CLAUSE_BEHAVIOUR.get(str(cell.get("clause", ""))[:1])
+
+
+def load_matrix(path: Path, behaviour: str) -> Matrix:
+    """The rows of ``behaviour`` from a matrix.json (``netrosetta conformance`` or ``--matrix-json``)."""
+    matrix = Matrix(str(path))
+    if not path.is_file():
+        matrix.problem = f"no conformance results ({path} not found): run `netrosetta conformance`"
+        return matrix
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        cells = [c for c in document["cells"] if _behaviour_of(c) == behaviour]
+        for cell in cells:
+            matrix.cells[(str(cell["clause"]), str(cell["variant"]))] = cell
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        matrix.problem = f"{path} is not a conformance matrix ({type(error).__name__}: {error})"
+        return matrix
+    matrix.generated = str(document.get("generated", ""))
+    used_variants = {variant for _, variant in matrix.cells}
+    variants = [v for v in document.get("variants", [])
+                if isinstance(v, dict) and v.get("id") in used_variants]
+    listed = {v["id"] for v in variants}
+    variants += [{"id": v, "impl": v.split("-")[0]} for v in sorted(used_variants - listed)]
+    matrix.variants = variants
+    titles = {str(c.get("id")): str(c.get("title", "")) for c in document.get("clauses", [])
+              if isinstance(c, dict)}
+    order = {clause: number for number, clause in enumerate(titles)}
+    used_clauses = sorted({clause for clause, _ in matrix.cells},
+                          key=lambda c: (order.get(c, len(order)), _clause_key(c)))
+    matrix.clauses = [{"id": c, "title": titles.get(c, "")} for c in used_clauses]
+    if not matrix.cells:
+        matrix.problem = f"{path} has no results for {behaviour}"
+    return matrix
+
+
+@dataclass
+class Bench:
+    """Benchmark tables for one behaviour, one per result file, or why there are none."""
+
+    source: str
+    problem: str = ""
+    tables: list[dict] = field(default_factory=list)  # {"title", "columns", "rows", "note"}
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def _records(document: object) -> list[dict]:
+    """The list of result records in a bench file, wherever the file keeps it."""
+    if isinstance(document, list):
+        return [r for r in document if isinstance(r, dict)]
+    if isinstance(document, dict):
+        for key in ("results", "runs", "rows", "records"):
+            if isinstance(document.get(key), list):
+                return [r for r in document[key] if isinstance(r, dict)]
+    return []
+
+
+def load_bench(directory: Path, behaviour: str) -> Bench:
+    """The bench figures for ``behaviour`` from every ``*.json`` in ``directory``."""
+    bench = Bench(str(directory))
+    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    if not files:
+        bench.problem = f"no benchmark results ({directory}/*.json not found): run `netrosetta bench`"
+        return bench
+    for path in files:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            bench.tables.append({"title": path.name, "columns": [], "rows": [],
+                                 "note": f"unreadable: {error}"})
+            continue
+        mine = [r for r in _records(document) if r.get("behaviour") == behaviour]
+        if not mine:
+            continue
+        columns: list[str] = []
+        for record in mine:
+            columns += [k for k, v in record.items() if _scalar(v) and k != "behaviour" and k not in columns]
+        note = ""
+        if isinstance(document, dict):
+            note = " ".join(str(document[k]) for k in ("generated", "machine", "note")
+                            if _scalar(document.get(k)) and document.get(k))
+        bench.tables.append({"title": path.name, "columns": columns,
+                             "rows": [[r.get(c) for c in columns] for r in mine], "note": note})
+    if not bench.tables:
+        bench.problem = f"the benchmark results in {directory} have no figures for {behaviour}"
+    return bench
