@@ -1,35 +1,221 @@
 """Clauses E (TCP echo) of SPEC.md, checked from outside through sockets."""
 
 import os
+import random
+import selectors
 import socket
+import time
 
 import pytest
 
-from conformance.harness import failure, recv_exactly, recv_until_eof
+from conformance.clients import MIB, Stream, fill, pump, raise_own_fd_limit, reset, wait_until
+from conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("echo")
 
 
+def echo_ok(server, payload: bytes = b"are you there?\n") -> tuple[bool, bytes]:
+    """One short round trip on a new connection: (echoed correctly, what came back)."""
+    with server.connect() as sock:
+        got, _ = pump(sock, [payload], expect=len(payload))
+    return got == payload, got
+
+
 @pytest.mark.smoke
 def test_E1_echo_bytes_unchanged(server):
-    """Every byte received is sent back on the same connection, unchanged and in order."""
-    payload = os.urandom(100_000) + bytes(range(256))
+    """Every byte received is sent back on the same connection, unchanged and in order, whatever its
+    value (binary-safe)."""
+    payload = bytes(range(256)) * 4 + os.urandom(100_000) + b"\r\n\x00\xff" * 100
     with server.connect() as sock:
-        sock.sendall(payload)
-        got = recv_exactly(sock, len(payload))
-    assert got == payload, failure("E1 echo unchanged", f"{len(payload)} random bytes",
-                                   f"the same {len(payload)} bytes", f"{len(got)} bytes, equal prefix="
-                                   f"{got == payload[:len(got)]}")
+        got, _ = pump(sock, [payload], expect=len(payload))
+    assert got == payload, failure("E1 echo unchanged, binary-safe", f"{len(payload)} bytes, every value",
+                                   f"the same {len(payload)} bytes",
+                                   f"{len(got)} bytes, equal prefix={got == payload[:len(got)]}")
+
+
+def test_E2_any_chunking(server):
+    """The echo does not depend on how the client chunks its data: any mix of write sizes, from 1 byte
+    up, with pauses, comes back as the same byte stream."""
+    rng = random.Random(2)
+    data = os.urandom(300_000)
+    chunks, offset = [], 0
+    while offset < len(data):
+        size = rng.choice([1, 1, 2, 3, 7, 100, 1460, 4096, 65_536, 70_000])
+        chunks.append(data[offset:offset + size])
+        offset += size
+        if rng.random() < 0.1:
+            chunks.append(b"")  # a pause: wait for everything so far to come back
+    with server.connect() as sock:
+        got, _ = pump(sock, chunks, expect=len(data))
+    assert got == data, failure("E2 any chunking",
+                                f"{len(data)} bytes in {len(chunks)} writes of 1 B..68 KiB",
+                                f"the same {len(data)} bytes",
+                                f"{len(got)} bytes, equal prefix={got == data[:len(got)]}")
 
 
 @pytest.mark.smoke
 def test_E3_half_close(server):
-    """After the client shuts down its sending side, everything owed comes back, then EOF."""
-    payload = os.urandom(3 * 1024 * 1024)
+    """When the client shuts down its sending side (half-close), the server sends back everything
+    still owed, then closes the connection."""
+    for payload in (b"x", os.urandom(3 * MIB)):
+        with server.connect() as sock:
+            got, closed = pump(sock, [payload], shut_wr=True)
+        assert (got == payload, closed) == (True, True), failure(
+            "E3 half-close: send back everything owed, then close", f"{len(payload)} bytes then SHUT_WR",
+            f"{len(payload)} bytes then EOF", f"{len(got)} bytes (equal={got == payload}), closed={closed}")
+
+
+def test_E4_thousand_connections(server):
+    """1,000 simultaneous connections are all served: each gets back exactly what it sent."""
+    raise_own_fd_limit()
+    count = 1000
+    socks: list[socket.socket] = []
+    selector = selectors.DefaultSelector()
+    try:
+        for _ in range(count):
+            socks.append(server.connect())  # all open at once before anyone sends
+        expected, received = {}, {}
+        for index, sock in enumerate(socks):
+            message = b"connection %d of %d\n" % (index, count) + os.urandom(32)
+            sock.sendall(message)
+            sock.setblocking(False)
+            expected[sock] = message
+            received[sock] = b""
+            selector.register(sock, selectors.EVENT_READ)
+        waiting = set(socks)
+        last_progress = time.monotonic()
+        while waiting and time.monotonic() - last_progress < IO_TIMEOUT:
+            for key, _ in selector.select(0.5):
+                sock = key.fileobj
+                try:
+                    data = sock.recv(4096)
+                except (BlockingIOError, ConnectionResetError):
+                    data = None
+                if data:
+                    received[sock] += data
+                    last_progress = time.monotonic()
+                    if len(received[sock]) >= len(expected[sock]):
+                        waiting.discard(sock)
+                        selector.unregister(sock)
+                elif data == b"":
+                    waiting.discard(sock)  # closed early: counted below as wrong
+                    selector.unregister(sock)
+        wrong = [i for i, sock in enumerate(socks) if received[sock] != expected[sock]]
+    finally:
+        selector.close()
+        for sock in socks:
+            sock.close()
+    assert not wrong, failure("E4 1,000 simultaneous connections all served",
+                              f"{count} connections open at once, a distinct message on each",
+                              "each message back on its own connection",
+                              f"{len(wrong)} connections without their echo (first: {wrong[:5]})")
+
+
+def test_E5_idle_client_delays_no_other(server):
+    """An idle client (connected, sending nothing) delays no other client."""
+    with server.connect():
+        ok, got = echo_ok(server)
+    assert ok, failure("E5 an idle client delays no other", "one idle connection, then a message on another",
+                       "the message echoed", got)
+
+
+def test_E6_slow_client_delays_no_other(server):
+    """A slow client (sending without reading what comes back) delays no other client."""
+    stream = Stream()
+    with server.connect() as slow:
+        pushed = fill(slow, stream, 64 * MIB, idle=0.5)
+        ok, got = echo_ok(server)
+        reset(slow)
+    assert ok, failure("E6 a client that does not read delays no other",
+                       f"{pushed} bytes on one connection never read, then a message on another",
+                       "the message echoed", got)
+
+
+def test_E7_backpressure(fresh_server):
+    """Backpressure: a client that sends 256 MiB without reading in step leaves the server's memory
+    flat (RSS under 64 MiB above its level before the transfer), and every byte comes back in order
+    once the client reads."""
+    server = fresh_server()
+    total, bound = 256 * MIB, 64 * MIB
+    stream = Stream()
     with server.connect() as sock:
-        sock.sendall(payload[:1024])
-        sock.shutdown(socket.SHUT_WR)  # harmless race: the server may see EOF with data pending
-        got, closed = recv_until_eof(sock)
-    assert (got, closed) == (payload[:1024], True), failure(
-        "E3 half-close: send everything owed, then close", "1024 bytes then SHUT_WR",
-        "1024 bytes then EOF", f"{len(got)} bytes, closed={closed}")
+        pump(sock, [b"warm-up"], expect=7)
+        baseline = server.rss_bytes()
+        # Phase 1: push without reading. With backpressure the server stops reading after ~1 MiB
+        # waits for us, the kernel buffers fill, and sending blocks long before `total`.
+        pushed = fill(sock, stream, total, idle=1.0)
+        peak = server.rss_bytes()
+        assert peak - baseline < bound, failure(
+            "E7 backpressure: memory stays flat while the client does not read",
+            f"{pushed} bytes without reading", f"RSS under baseline + {bound // MIB} MiB",
+            f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
+        # Phase 2: read, and keep sending the rest; the server must resume and return it all.
+        sock.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        chunk = memoryview(b"")
+        received = 0
+        last_progress = time.monotonic()
+        next_sample = 0
+        try:
+            while received < total and time.monotonic() - last_progress < IO_TIMEOUT:
+                if stream.write_offset >= total and not chunk:
+                    selector.modify(sock, selectors.EVENT_READ)
+                for _, mask in selector.select(0.5):
+                    if mask & selectors.EVENT_READ:
+                        try:
+                            data = sock.recv(MIB)
+                        except BlockingIOError:
+                            data = None
+                        if data == b"":
+                            last_progress = 0.0  # closed early
+                            break
+                        if data:
+                            stream.check(data)
+                            received += len(data)
+                            last_progress = time.monotonic()
+                    if mask & selectors.EVENT_WRITE and (chunk or stream.write_offset < total):
+                        if not chunk:
+                            chunk = memoryview(stream.next(min(MIB, total - stream.write_offset)))
+                        try:
+                            chunk = chunk[sock.send(chunk):]
+                        except BlockingIOError:
+                            pass
+                if received >= next_sample:
+                    peak = max(peak, server.rss_bytes())
+                    next_sample = received + 16 * MIB
+        finally:
+            selector.close()
+    assert (received, stream.mismatch) == (total, None), failure(
+        "E7 backpressure: every byte comes back in order once the client reads",
+        f"{total // MIB} MiB", f"{total // MIB} MiB back in order",
+        f"{received} bytes back, first mismatch at offset {stream.mismatch}")
+    assert peak - baseline < bound, failure(
+        "E7 backpressure: memory stays flat", f"{total // MIB} MiB through one connection",
+        f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
+
+
+def test_E8_reset_mid_transfer(fresh_server):
+    """A client that resets its connection mid-transfer disturbs no other client, and the server closes
+    its socket (its open-file count returns to where it was)."""
+    server = fresh_server()
+    with server.connect() as other:
+        before = b"before the reset\n"
+        got, _ = pump(other, [before], expect=len(before))
+        baseline = server.fd_count()
+        resetter = server.connect()
+        pushed = fill(resetter, Stream(), 16 * MIB, idle=0.5)
+        reset(resetter)
+        after = os.urandom(200_000)
+        got, _ = pump(other, [after], expect=len(after))
+        assert got == after, failure("E8 a reset disturbs no other client",
+                                     f"{pushed} bytes on a connection, then RST; then {len(after)} bytes "
+                                     "on another", "those bytes echoed",
+                                     f"{len(got)} bytes, equal prefix={got == after[:len(got)]}")
+    assert server.alive(), failure("E8 a reset disturbs no other client", "RST mid-transfer",
+                                   "the server still running", f"exit status {server.proc.returncode}")
+    closed = wait_until(lambda: server.fd_count() < baseline)
+    assert closed, failure("E8 the server closes the reset client's socket",
+                           f"{pushed} bytes, then RST, then the other client closes",
+                           f"open files back below {baseline} (the other client's socket gone too)",
+                           f"{server.fd_count()} open files")

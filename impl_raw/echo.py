@@ -1,10 +1,16 @@
-"""TCP echo on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section E)."""
+"""TCP echo on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section E).
+
+``--model threaded`` and ``--model iterative`` serve the same echo with blocking calls instead
+(EchoHandler, on impl_raw/blocking.py), to show what the event loop buys.
+"""
 
 import logging
 import socket
+import socketserver
 import sys
 
 from impl_raw import IMPLEMENTATION
+from impl_raw.blocking import serve_blocking
 from impl_raw.loop import EventLoop, listen
 from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
 
@@ -63,17 +69,30 @@ class EchoConnection:
             del self.outgoing[:sent]
         if self.outgoing:
             self.loop.add_writer(self.sock, self.flush)
-            return
-        self.loop.remove_writer(self.sock)
-        if self.eof:
+        elif self.eof:
             self.close()
-        elif not self.reading and len(self.outgoing) < LOW_WATER:
+            return
+        else:
+            self.loop.remove_writer(self.sock)
+        if not self.reading and not self.eof and len(self.outgoing) < LOW_WATER:
+            # The client has caught up: read from it again.
             self.reading = True
             self.loop.add_reader(self.sock, self.on_readable)
 
     def close(self) -> None:
         self.loop.forget(self.sock)
         self.sock.close()
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    """The blocking version, for --model threaded and iterative: the whole echo is one loop."""
+
+    def handle(self) -> None:
+        # recv returns b"" at half-close; socketserver then shuts down our side and closes.
+        while data := self.request.recv(READ_SIZE):
+            # sendall blocks until the kernel takes everything: backpressure comes for free, at
+            # the price of this thread (or, in the iterative model, the whole server) waiting.
+            self.request.sendall(data)
 
 
 def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
@@ -83,6 +102,9 @@ def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
 
 def main(config: Config) -> None:
     """Bind, announce READY, and run the loop until SIGINT or SIGTERM."""
+    if config.model != "eventloop":
+        serve_blocking(config, EchoHandler, threaded=config.model == "threaded")
+        return
     loop = EventLoop(config.loop)
     try:
         listener = serve(loop, config.host, config.ports[0])

@@ -72,6 +72,8 @@ class EventLoop:
     # -- registration: one selector key per socket, carrying [on_readable, on_writable] --------
 
     def _update(self, sock: socket.socket, index: int, callback: Callback | None) -> None:
+        if sock.fileno() == -1:
+            return  # closed (and forgotten) already: a late call from the same callback is harmless
         try:
             key = self.selector.get_key(sock)
         except KeyError:

@@ -5,6 +5,7 @@ import socket
 import sys
 
 from impl_raw import IMPLEMENTATION
+from impl_raw.blocking import unsupported_model
 from impl_raw.loop import EventLoop, listen
 from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
 
@@ -13,6 +14,10 @@ log = logging.getLogger("impl_raw.multiport")
 # A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
 MAX_LINE = 64 * 1024
 READ_SIZE = 64 * 1024
+# Backpressure, as in echo.py: stop reading from a client while this much waits to be sent to it...
+HIGH_WATER = 1024 * 1024
+# ...and read again once it has drained below this.
+LOW_WATER = 256 * 1024
 
 
 class TaggedLineConnection:
@@ -24,6 +29,7 @@ class TaggedLineConnection:
         self.tag = b"%d " % sock.getsockname()[1]
         self.incoming = bytearray()
         self.outgoing = bytearray()
+        self.reading = True
         self.closing = False
         loop.add_reader(sock, self.on_readable)
 
@@ -37,9 +43,12 @@ class TaggedLineConnection:
             self.close()
             return
         if not data:
-            if self.incoming:
-                self.line_received(bytes(self.incoming))  # the unterminated tail is a line too
-            self.finish()
+            if len(self.incoming) > MAX_LINE:
+                self.line_too_long()
+            else:
+                if self.incoming:
+                    self.line_received(bytes(self.incoming))  # the unterminated tail is a line too
+                self.finish()
             return
         self.incoming += data
         start = 0
@@ -58,6 +67,11 @@ class TaggedLineConnection:
             self.line_too_long()
             return
         self.flush()
+        if len(self.outgoing) >= HIGH_WATER and not self.closing:
+            # The client is not reading its answers: stop reading from it, and TCP's window
+            # pushes back.
+            self.reading = False
+            self.loop.remove_reader(self.sock)
 
     def line_received(self, line: bytes) -> None:
         self.outgoing += self.tag + line + b"\n"
@@ -85,10 +99,15 @@ class TaggedLineConnection:
             del self.outgoing[:sent]
         if self.outgoing:
             self.loop.add_writer(self.sock, self.flush)
-            return
-        self.loop.remove_writer(self.sock)
-        if self.closing:
+        elif self.closing:
             self.close()
+            return
+        else:
+            self.loop.remove_writer(self.sock)
+        if not self.reading and not self.closing and len(self.outgoing) < LOW_WATER:
+            # The client has caught up: read from it again.
+            self.reading = True
+            self.loop.add_reader(self.sock, self.on_readable)
 
     def close(self) -> None:
         self.loop.forget(self.sock)
@@ -102,6 +121,8 @@ def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
 
 def main(config: Config) -> None:
     """Bind every port, announce READY, and run the one loop until SIGINT or SIGTERM."""
+    if config.model != "eventloop":
+        unsupported_model(config)  # one thread serving every port is the point of multiport
     loop = EventLoop(config.loop)
     listeners = []
     for port in config.ports:

@@ -1,0 +1,201 @@
+"""Client-side helpers for the echo, multiport and launch clauses: non-blocking pumps, many sockets.
+
+Every wait is bounded, and measured from the last progress rather than from the start, so a server
+that is slow under load still passes while one that has stopped answering fails in seconds. No
+sleeps as synchronisation: we wait on the socket (selectors) or poll /proc with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from conformance.harness import IO_TIMEOUT
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def raise_own_fd_limit() -> None:
+    """Let the test process itself hold 1,000+ sockets (the soft limit is often 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with an RST instead of a FIN (SO_LINGER with a zero timeout)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def pump(
+    sock: socket.socket,
+    chunks: Iterable[bytes],
+    *,
+    expect: int | None = None,
+    shut_wr: bool = False,
+    timeout: float = IO_TIMEOUT,
+) -> tuple[bytes, bool]:
+    """Send ``chunks`` (one send call each, as far as the kernel allows) while reading what comes back.
+
+    An empty chunk is a barrier: wait until everything sent so far has come back before sending
+    more, which forces the next chunk into segments of its own. With ``shut_wr`` the sending side
+    is shut down after the last chunk. Returns (bytes received, True if the peer closed) once the
+    peer closes, or ``expect`` bytes have arrived (when not waiting for EOF), or nothing moved for
+    ``timeout`` seconds.
+    """
+    pending = deque(chunks)
+    current = memoryview(b"")
+    sent = 0
+    received = bytearray()
+    closed = shut = False
+    selector = selectors.DefaultSelector()
+    sock.setblocking(False)
+    selector.register(sock, selectors.EVENT_READ)
+    last_progress = time.monotonic()
+    try:
+        while not closed:
+            while not current and pending:
+                if pending[0] == b"":
+                    if len(received) < sent:
+                        break
+                    pending.popleft()
+                    continue
+                current = memoryview(pending.popleft())
+            if not current and not pending:
+                if shut_wr and not shut:
+                    sock.shutdown(socket.SHUT_WR)
+                    shut = True
+                if not shut_wr and expect is not None and len(received) >= expect:
+                    break
+            idle = time.monotonic() - last_progress
+            if idle > timeout:
+                break
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if current else 0)
+            selector.modify(sock, events)
+            for _, mask in selector.select(min(0.5, timeout - idle)):
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = sock.recv(MIB)
+                    except BlockingIOError:
+                        data = None
+                    except ConnectionResetError:
+                        data = b""
+                    if data == b"":
+                        closed = True
+                    elif data:
+                        received += data
+                        last_progress = time.monotonic()
+                if mask & selectors.EVENT_WRITE and current and not closed:
+                    try:
+                        count = sock.send(current[:MIB])
+                    except BlockingIOError:
+                        count = 0
+                    except (BrokenPipeError, ConnectionResetError):
+                        current, pending = memoryview(b""), deque()  # the peer is gone: stop sending
+                        continue
+                    current = current[count:]
+                    sent += count
+                    last_progress = time.monotonic()
+    finally:
+        selector.close()
+        if sock.fileno() != -1:
+            sock.setblocking(True)
+    return bytes(received), closed
+
+
+def fill(sock: socket.socket, stream: Stream, limit: int, idle: float = 1.0) -> int:
+    """Send without reading until the peer stops taking data for ``idle`` seconds or ``limit`` is sent.
+
+    The bytes come from ``stream``, which is left positioned after the last byte actually sent.
+    Returns the number of bytes sent. A server with backpressure stops reading, so the kernel's
+    buffers fill and sending blocks; one without backpressure keeps reading, and all of ``limit``
+    goes through.
+    """
+    sock.setblocking(False)
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_WRITE)
+    sent = 0
+    chunk = memoryview(b"")
+    try:
+        while sent < limit:
+            if not chunk:
+                chunk = memoryview(stream.next(min(MIB, limit - sent)))
+            if not selector.select(idle):
+                break
+            try:
+                count = sock.send(chunk)
+            except BlockingIOError:
+                continue
+            chunk = chunk[count:]
+            sent += count
+    finally:
+        selector.close()
+        sock.setblocking(True)
+        stream.write_offset -= len(chunk)  # taken from the stream but never sent
+    return sent
+
+
+class Stream:
+    """A long, reproducible byte stream made of numbered units, checked piece by piece as it returns.
+
+    ``make(i)`` gives unit i, always ``size`` bytes long. By default a unit is its number (8 bytes)
+    followed by one random MiB's tail, so a unit returned out of order or twice cannot pass for the
+    right one.
+    """
+
+    def __init__(self, make: Callable[[int], bytes] | None = None, size: int = MIB) -> None:
+        if make is None:
+            base = os.urandom(size)
+
+            def make(index: int) -> bytes:
+                return struct.pack(">Q", index) + base[8:]
+
+        self.make = make
+        self.size = size
+        self.write_offset = 0
+        self.check_offset = 0
+        self.mismatch: int | None = None
+
+    def _bytes(self, offset: int, size: int) -> bytes:
+        pieces = []
+        while size > 0:
+            index, start = divmod(offset, self.size)
+            piece = self.make(index)[start:start + size]
+            pieces.append(piece)
+            offset += len(piece)
+            size -= len(piece)
+        return b"".join(pieces)
+
+    def next(self, size: int) -> bytes:
+        """The next ``size`` bytes to send."""
+        data = self._bytes(self.write_offset, size)
+        self.write_offset += size
+        return data
+
+    def check(self, data: bytes) -> None:
+        """Compare what came back with the stream at the same offset; remember the first mismatch."""
+        if self.mismatch is None:
+            expected = self._bytes(self.check_offset, len(data))
+            if data != expected:
+                first = next(i for i, (a, b) in enumerate(zip(data, expected, strict=False)) if a != b)
+                self.mismatch = self.check_offset + first
+        self.check_offset += len(data)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = IO_TIMEOUT, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` passes; return whether it held."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
