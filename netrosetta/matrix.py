@@ -201,27 +201,51 @@ def render_markdown(matrix: dict) -> str:
     return "\n".join(lines)
 
 
+def _column_groups(widths: list[int], room: int) -> list[list[int]]:
+    """Indices of the variant columns, cut into groups that each fit in ``room`` characters."""
+    groups: list[list[int]] = [[]]
+    used = 0
+    for index, width in enumerate(widths):
+        if groups[-1] and used + width + 3 > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(index)
+        used += width + 3
+    return groups
+
+
 def print_matrix(matrix: dict, out_dir: Path) -> None:
-    """The matrix in colour on stdout, then the failing cells and where the files went."""
+    """The matrix in colour on stdout, then the failing cells and where the files went.
+
+    Status columns never shrink; on a narrow terminal the requirement column goes first, then the
+    variants are shown in several tables, each with the clause column.
+    """
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 40 + 13 * len(matrix["variants"])))
     grid = {(c["clause"], c["variant"]): c for c in matrix["cells"]}
     variants = [v["id"] for v in matrix["variants"]]
-    table = Table(title="conformance matrix: clause × variant", title_justify="left")
-    table.add_column("clause", no_wrap=True)
-    table.add_column("requirement", overflow="ellipsis", no_wrap=True, max_width=48, style="dim")
-    for variant in variants:
-        table.add_column(variant, no_wrap=True)
-    for clause in matrix["clauses"]:
-        cells = [TERMINAL[grid[(clause["id"], v)]["status"]] if (clause["id"], v) in grid
-                 else TERMINAL[None] for v in variants]
-        table.add_row(clause["id"], escape(clause["title"]), *cells)
-    console.print(table)
+    widths = [max(len(variant), 10) for variant in variants]  # "divergence" is 10 wide
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a file or a pipe: as wide as the table wants
+        console = Console(highlight=False, width=max(console.width, 70 + sum(w + 3 for w in widths)))
+    room = console.width - 12  # what the clause column and the borders leave
+    for group in _column_groups(widths, room):
+        spare = room - sum(widths[i] + 3 for i in group)
+        table = Table(title="conformance matrix: clause × variant", title_justify="left")
+        table.add_column("clause", no_wrap=True, min_width=6)
+        if spare >= 23:
+            table.add_column("requirement", overflow="ellipsis", no_wrap=True, max_width=min(48, spare - 3),
+                             style="dim")
+        for i in group:
+            table.add_column(variants[i], no_wrap=True, min_width=widths[i])
+        for clause in matrix["clauses"]:
+            cells = [TERMINAL[grid[(clause["id"], variants[i])]["status"]]
+                     if (clause["id"], variants[i]) in grid else TERMINAL[None] for i in group]
+            title = [escape(clause["title"])] if spare >= 23 else []
+            table.add_row(clause["id"], *title, *cells)
+        console.print(table)
     console.print(LEGEND, style="dim")
     for cell in matrix["cells"]:
         if cell["status"] == "fail":
