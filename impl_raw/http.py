@@ -93,15 +93,17 @@ REQUEST_LINE = re.compile(_TOKEN + rb"{1,%d} ([\x21-\x7e]+) HTTP/([0-9]{1,3})\.(
 # valid line is refused at once (garbage, TLS handshake bytes, a lowercase version).
 _PARTIAL_VERSION = rb"(?:H(?:T(?:T(?:P(?:/(?:[0-9]{1,3}(?:\.[0-9]{0,3})?)?)?)?)?)?)?"
 PARTIAL_REQUEST_LINE = re.compile(
-    _TOKEN + rb"{0,%d}(?: [\x21-\x7e]*(?: %s)?)?\r?" % (MAX_METHOD, _PARTIAL_VERSION)
+    _TOKEN + rb"{0,%d}(?: (?:[\x21-\x7e]+(?: %s)?)?)?\r?" % (MAX_METHOD, _PARTIAL_VERSION)
 )
 # field-name ":" OWS field-value OWS. No whitespace before the colon; a value holds no CTL but
 # HTAB (so no CR, LF or NUL). A line starting with whitespace (obs-fold) fails the name.
 HEADER_LINE = re.compile(rb"(" + _TOKEN + rb"+):([^\x00-\x08\x0a-\x1f\x7f]*)")
 # Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
 ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://")
-# Host = uri-host [ ":" port ]: an IP-literal in brackets, or a reg-name/IPv4 (which may be empty).
-HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+# Host = uri-host [ ":" port ]: an IP-literal in brackets, or a name or IPv4 address (RFC 3986's
+# unreserved characters; it may be empty). Percent-escapes and sub-delims, legal in a reg-name but
+# never in a DNS name, are refused as nginx does.
+HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]*)(?::[0-9]*)?")
 DIGITS = re.compile(rb"[0-9]+")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})[ \t]*(?:;[^\r\n]*)?" % MAX_CHUNK_DIGITS)
 
@@ -257,9 +259,7 @@ class RequestParser:
                     raise Refused(414, f"request target over {self.max_target} bytes")
             return
         self._request_line(buffer, position, line_end)
-        # The header section is at least what is buffered after the request line, less the
-        # three bytes that could begin the final CRLFCRLF.
-        if len(buffer) - 1 - (line_end + 2) > self.max_header_bytes:
+        if _least_section(buffer, line_end + 2) > self.max_header_bytes:
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
         if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
             raise Refused(400, "bare LF in header section")
@@ -386,7 +386,7 @@ class RequestParser:
             return position + 2
         trailers_end = buffer.find(_HEAD_END, position)
         if trailers_end == -1:
-            if len(buffer) - 1 - position > self.max_header_bytes:
+            if _least_section(buffer, position) > self.max_header_bytes:
                 raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
             if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
                 raise Refused(400, "bare LF in trailer section")
@@ -403,6 +403,19 @@ class RequestParser:
         events.append(EndOfMessage())
         # A request that ends the connection ends the parsing too: what follows is never read.
         self.state = HEAD if self._keep_alive else DONE
+
+
+def _least_section(buffer: bytes, start: int) -> int:
+    """The smallest size the header section from ``start`` can still have (lines with their CRLFs).
+
+    The blank line that ends it may already have begun in the last bytes buffered.
+    """
+    size = len(buffer) - start
+    if buffer.endswith(b"\r\n\r"):
+        return size - 1
+    if buffer.endswith(_CRLF):
+        return size
+    return size + 1 if buffer.endswith(b"\r") else size + 2
 
 
 _FRAMING = frozenset((b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"))

@@ -72,9 +72,8 @@ class UrlEchoConnection:
         self.on_deadline = self.idle_timeout
         self.phase = ("idle", 0)
         loop.add_reader(sock, self.on_readable)
-        # Before the first request, a silent client is dropped as an idle one, no later than the
-        # header timeout: opening connections and sending nothing is a slowloris too.
-        self.arm(min(config.header_timeout, config.idle_timeout), self.idle_timeout)
+        # Before its first request, a new connection is idle like a kept-alive one.
+        self.arm(config.idle_timeout, self.idle_timeout)
 
     # -- reading --------------------------------------------------------------------------
 
