@@ -20,7 +20,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/netrosetta serve $(IMPL) $(BEHAVIOUR) $(ARGS)
 
-test: $(STAMP)
+# The compare pages' browser test (tests/test_compare.py) needs Debian's chromium; CI runs as root.
+.PHONY: browser
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) -q
 

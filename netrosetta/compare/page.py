@@ -94,19 +94,20 @@ def _code(column: Column, start: int, end: int) -> str:
 
 
 def _lines(lines: tuple[int, int]) -> str:
-    return f'{lines[0]} <span class="dim">({lines[1]} code)</span>'
+    return f'{lines[0]} <span class="dim">({lines[1]})</span>'
 
 
 def _module_list(modules: list[Lines]) -> str:
     if not modules:
         return '<span class="dim">none</span>'
-    return "<br>".join(f"<code>{escape(m.path)}</code> {_lines((m.total, m.code))}" for m in modules)
+    return "<br>".join(f'<code title="{escape(m.path)}">{escape(m.path.rsplit("/", 1)[-1])}</code> '
+                       f"{_lines((m.total, m.code))}" for m in modules)
 
 
 def render_counts(columns: list[Column]) -> str:
     """The line-count table: each file, its own package modules, the shared plumbing, the totals."""
-    head = ("<tr><th>implementation</th><th>this file</th><th>own package modules it imports</th>"
-            "<th>without plumbing</th><th>shared plumbing it imports</th><th>with plumbing</th></tr>")
+    head = ("<tr><th></th><th>this file</th><th>+ own modules</th><th>= without plumbing</th>"
+            "<th>+ shared plumbing</th><th>= with plumbing</th></tr>")
     rows = []
     for column in columns:
         if column.counts is None:
@@ -120,9 +121,10 @@ def render_counts(columns: list[Column]) -> str:
     return (
         '<section class="card" id="counts"><h2>Line counts</h2>'
         f'<table class="data">{head}{"".join(rows)}</table>'
-        '<p class="note">Lines (code lines: no blanks, comments or docstrings). The shared plumbing '
-        "(netrosetta/launch.py: command line, READY line, signals; netrosetta/answer.py: what the URL "
-        "echo answers) is the same for every implementation.</p></section>")
+        '<p class="note">Lines (in brackets: code lines, without blanks, comments and docstrings). '
+        "Own modules: the ones of the implementation's package that the file imports. Shared plumbing, "
+        "the same for every implementation: netrosetta/launch.py (command line, READY line, signals) "
+        "and netrosetta/answer.py (what the URL echo answers).</p></section>")
 
 
 def render_matrix(matrix: Matrix) -> str:
@@ -219,8 +221,10 @@ def render_columns(columns: list[Column]) -> str:
         for column in columns:
             attrs = f'class="cell" data-impl="{column.impl}" data-section="{key}"'
             if column.state != "ok":
-                text = escape(column.problem) if number == 0 else ""
-                out.append(f'<div {attrs}><p class="{column.state}">{text}</p></div>')
+                if number == 0:
+                    out.append(f'<div {attrs}><p class="{column.state}">{escape(column.problem)}</p></div>')
+                else:
+                    out.append(f'<div {attrs}><p class="dim">—</p></div>')
                 continue
             section = column.sections[number]
             if section.empty:
@@ -311,6 +315,7 @@ update();
 CSS = """
 :root { --line: #d0d7de; --soft: #f6f8fa; --dim: #6e7781; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; }
 header { padding: 12px 20px 4px; }
 header h1 { margin: 0; font-size: 22px; }
@@ -320,6 +325,7 @@ code, pre, .variant { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Cons
 .facts { display: flex; flex-wrap: wrap; gap: 12px; padding: 8px 20px; align-items: flex-start; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; background: #fff;
         flex: 1 1 420px; max-width: 100%; overflow-x: auto; }
+#matrix { flex: 2 1 800px; } #bench { flex: 1 1 360px; }
 .card h2 { font-size: 15px; margin: 0 0 6px; }
 .card h3 { font-size: 13px; margin: 8px 0 4px; }
 .note, .dim { color: var(--dim); font-size: 12px; }
@@ -334,7 +340,7 @@ table.matrix th, table.matrix td { border: 1px solid var(--line); padding: 2px 5
 table.matrix th.impl { background: var(--soft); }
 table.matrix th.variant { font-weight: normal; font-size: 11px; }
 table.matrix th.clause { text-align: left; white-space: nowrap; }
-.ctitle { display: inline-block; max-width: 26em; overflow: hidden; text-overflow: ellipsis;
+.ctitle { display: inline-block; max-width: 18em; overflow: hidden; text-overflow: ellipsis;
           vertical-align: bottom; font-weight: normal; color: var(--dim); margin-left: 6px; }
 .s-pass { background: #dafbe1; color: #116329; }
 .s-fail { background: #ffebe9; color: #82071e; font-weight: bold; }
@@ -398,7 +404,7 @@ def render_page(behaviour: str, columns: list[Column], matrix: Matrix, bench: Be
     """The page of one behaviour. ``behaviours``: the pages to link to (with --all)."""
     header = (f"<header><h1>netrosetta · {escape(behaviour)}<small>{escape(ABOUT.get(behaviour, ''))}"
               f"</small></h1>{_nav(behaviours, behaviour)}</header>")
-    facts = f'<div class="facts">{render_counts(columns)}{render_matrix(matrix)}{render_bench(bench)}</div>'
+    facts = f'<div class="facts">{render_matrix(matrix)}{render_counts(columns)}{render_bench(bench)}</div>'
     body = header + facts + _toolbar(columns) + render_columns(columns) + render_diffs(columns)
     return _document(f"netrosetta · {behaviour}", body, SCRIPT)
 

@@ -1,0 +1,378 @@
+"""netrosetta compare and diff: section finding, the diff command, and the pages in a real browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import netrosetta.compare as compare
+from netrosetta.compare.page import IMPLEMENTATIONS, collect
+from netrosetta.compare.sections import SECTIONS, ConventionError, find_sections
+
+REPO = Path(__file__).resolve().parent.parent
+BEHAVIOURS = ("echo", "multiport", "urlecho")
+
+GOOD = '''\
+"""A behaviour file that follows the skeleton."""
+
+import sys
+
+from netrosetta.launch import Config, run
+
+# Why this value.
+LIMIT = 10
+log = None
+
+
+@decorated
+class EchoThing:
+    """One client."""
+
+    def method(self) -> None:
+        pass
+
+
+def helper() -> None:
+    pass
+
+
+HELPER_INSTANCE = EchoThing()
+
+
+def serve(host: str, port: int) -> None:
+    """Listen."""
+
+
+async def main_async(config: Config) -> None:
+    pass
+
+
+def main(config: Config) -> None:
+    """Run."""
+
+
+if __name__ == "__main__":
+    run(None, ["echo", *sys.argv[1:]])
+'''
+
+
+def test_sections_of_a_file_that_follows_the_skeleton():
+    sections = {s.key: s for s in find_sections(GOOD, "impl_x/echo.py")}
+    assert [s.key for s in find_sections(GOOD, "x.py")] == [key for key, _ in SECTIONS]
+    lines = GOOD.splitlines()
+
+    def text(key: str) -> list[str]:
+        return lines[sections[key].start - 1:sections[key].end]
+
+    assert text("docstring") == ['"""A behaviour file that follows the skeleton."""']
+    assert text("imports")[0] == "import sys" and text("imports")[-1].startswith("from netrosetta")
+    assert text("constants") == ["# Why this value.", "LIMIT = 10", "log = None"]  # comment above joins
+    assert text("handling")[0] == "@decorated"  # a decorator belongs to its class
+    assert sections["handling"].names == ["EchoThing", "helper", "HELPER_INSTANCE"]
+    assert sections["setup"].names == ["serve", "main_async"]  # a helper joins the section it follows
+    assert text("main") == ["def main(config: Config) -> None:", '    """Run."""']
+    assert text("guard") == ['if __name__ == "__main__":', '    run(None, ["echo", *sys.argv[1:]])']
+
+
+def test_sections_survive_edits_inside_definitions():
+    method = "\n    def more(self) -> int:\n        return 1\n"
+    edited = GOOD.replace("        pass\n", "        pass\n" + method, 1)
+    before = {s.key: s for s in find_sections(GOOD, "x.py")}
+    after = {s.key: s for s in find_sections(edited, "x.py")}
+    assert after["handling"].end == before["handling"].end + 3
+    assert after["setup"].start == before["setup"].start + 3
+    assert after["docstring"] == before["docstring"] and after["imports"] == before["imports"]
+
+
+def test_empty_optional_sections():
+    source = ('"""Doc."""\n\ndef serve():\n    pass\n\ndef main(config):\n    pass\n\n'
+              'if "__main__" == __name__:\n    main(None)\n')
+    sections = {s.key: s for s in find_sections(source, "x.py")}
+    assert sections["imports"].empty and sections["constants"].empty and sections["handling"].empty
+    assert not sections["guard"].empty
+
+
+BROKEN = [
+    # (what is done to GOOD, the words the one-line message must contain)
+    (lambda s: s.split("\n", 1)[1], "no module docstring"),
+    (lambda s: s.replace("def serve(", "def listen(", 1), "no top-level serve() function"),
+    (lambda s: s.replace("def main(", "def start(", 1), "no top-level main() function"),
+    (lambda s: s.replace('if __name__ == "__main__":\n    run', "if True:\n    run", 1), "has no place"),
+    (lambda s: s.replace('if __name__ == "__main__":\n    run(None, ["echo", *sys.argv[1:]])\n', "", 1),
+     'no `if __name__ == "__main__":` guard'),
+    (lambda s: s + "\nimport os\n", "comes after the __main__ guard"),
+    (lambda s: s.replace("\n\ndef serve(", "\n\nimport os\n\n\ndef serve(", 1),
+     "line 27: an import (Imports) comes after Connection / request handling"),
+    (lambda s: s.replace("\n\ndef main(", "\n\nclass Late:\n    pass\n\n\ndef main(", 1),
+     "class Late (Connection / request handling) comes after Server set-up"),
+    (lambda s: s.replace("LIMIT = 10", "print('hello')", 1),
+     "line 8: a top-level Expr statement has no place"),
+    (lambda s: s.replace("def helper() -> None:", "def helper( -> None:", 1), "not valid Python"),
+]
+
+
+@pytest.mark.parametrize(("edit", "words"), BROKEN)
+def test_a_file_breaking_the_skeleton_gets_a_one_line_message(edit, words):
+    with pytest.raises(ConventionError) as caught:
+        find_sections(edit(GOOD), "impl_x/echo.py")
+    message = str(caught.value)
+    assert message.startswith("impl_x/echo.py: ") and words in message and "\n" not in message, message
+
+
+def test_the_real_files_follow_the_skeleton():
+    """Every implementation file written so far can be sectioned (a missing one is simply absent)."""
+    for behaviour in BEHAVIOURS:
+        for column in collect(REPO, behaviour):
+            assert column.state in ("ok", "missing"), column.problem
+
+
+@pytest.fixture
+def fake_repo(tmp_path, monkeypatch):
+    """A repository with raw and twisted echo files only, one of them breaking the skeleton on demand."""
+    root = tmp_path / "repo"
+    for impl in ("raw", "twisted"):
+        (root / f"impl_{impl}").mkdir(parents=True)
+        (root / f"impl_{impl}" / "echo.py").write_text(GOOD.replace("EchoThing", f"Echo{impl.title()}"))
+    monkeypatch.setattr(compare, "ROOT", root)
+    return root
+
+
+def test_compare_page_with_a_broken_and_a_missing_file(fake_repo, tmp_path, capsys):
+    (fake_repo / "impl_twisted" / "echo.py").write_text(GOOD.replace("def serve(", "def listen(", 1))
+    out = tmp_path / "out"
+    status = compare.main(["echo", "--out", str(out), "--matrix", str(tmp_path / "none.json"),
+                           "--bench", str(tmp_path / "nobench")])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out.strip() == str(out / "echo.html")
+    assert captured.err == "netrosetta compare: impl_twisted/echo.py: no top-level serve() function\n"
+    page = (out / "echo.html").read_text()
+    assert "impl_twisted/echo.py: no top-level serve() function" in page
+    assert "impl_tornado/echo.py is not written yet" in page
+    assert "EchoRaw" in page and "no conformance results" in page and "no benchmark results" in page
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["echo", "--all"], ["echo", "--port", "x"], ["--bogus"],
+                                  ["echo", "extra"]])
+def test_compare_bad_command_line(argv, capsys):
+    assert compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("netrosetta compare: error: ") and err.count("\n") == 1, err
+
+
+def test_diff_plain_when_not_a_terminal(fake_repo, capsys):
+    (fake_repo / "impl_twisted" / "echo.py").write_text(GOOD.replace("LIMIT = 10", "LIMIT = 20"))
+    assert compare.diff_main(["echo", "raw", "twisted"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--- impl_raw/echo.py\n+++ impl_twisted/echo.py\n@@ ")
+    assert "\n-LIMIT = 10\n+LIMIT = 20\n" in out and "\x1b[" not in out
+
+
+def test_diff_colour_on_request_and_identical_files(fake_repo, capsys):
+    (fake_repo / "impl_twisted" / "echo.py").write_text(GOOD.replace("LIMIT = 10", "LIMIT = 20"))
+    assert compare.diff_main(["echo", "raw", "twisted", "--color", "always"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[" in out and "LIMIT = 20" in out
+    assert compare.diff_main(["echo", "raw", "raw"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("argv", "status", "words"), [
+    (["echo", "raw"], 2, "the following arguments are required"),
+    (["nope", "raw", "twisted"], 2, "unknown behaviour 'nope'"),
+    (["echo", "raw", "go"], 2, "unknown implementation 'go'"),
+    (["echo", "raw", "tornado"], 1, "impl_tornado/echo.py is not written yet"),
+])
+def test_diff_errors(fake_repo, capsys, argv, status, words):
+    assert compare.diff_main(argv) == status
+    err = capsys.readouterr().err
+    assert err.startswith("netrosetta diff: error: ") and words in err and err.count("\n") == 1, err
+
+
+def test_diff_is_coloured_on_a_terminal():
+    """Through the console script, with stdout a pseudo-terminal: ANSI colours; through a pipe: none."""
+    command = [str(Path(sys.executable).parent / "netrosetta"), "diff", "echo", "raw", "twisted"]
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(command, stdout=secondary, stderr=subprocess.PIPE, timeout=60, cwd=REPO)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0, proc.stderr
+    on_terminal = b"".join(chunks).decode()
+    assert "\x1b[" in on_terminal and "impl_twisted/echo.py" in on_terminal
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert piped.returncode == 0 and piped.stdout.startswith("--- impl_raw/echo.py\n")
+    assert "\x1b[" not in piped.stdout
+
+
+def test_open_serves_the_page_until_interrupted(tmp_path):
+    command = [str(Path(sys.executable).parent / "netrosetta"), "compare", "echo", "--open",
+               "--out", str(tmp_path), "--matrix", str(tmp_path / "none.json")]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert proc.stdout.readline().strip() == str(tmp_path / "echo.html")
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/echo\.html", line)
+        assert url, line
+        with urllib.request.urlopen(url.group(0), timeout=30) as response:
+            assert response.status == 200 and b"impl_raw/echo.py" in response.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# -- the pages in a real browser ---------------------------------------------------------------
+
+# Runs in the page after its own script: measures what a reader would see, then writes it as JSON.
+PROBE = """<script>
+(() => {
+  const visible = el => {
+    if (!el) return false;
+    const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+    return box.width > 20 && box.height > 5 && style.visibility !== 'hidden' && style.display !== 'none';
+  };
+  const report = {columns: {}, cells: {}, rows: []};
+  for (const head of document.querySelectorAll('.colhead')) {
+    report.columns[head.dataset.impl] = visible(head);
+    const cells = [...document.querySelectorAll(`.cell[data-impl="${head.dataset.impl}"]`)];
+    report.cells[head.dataset.impl] = cells.filter(visible).length;
+  }
+  for (const row of document.querySelectorAll('.rowhead')) {
+    // the same idea on the same row: every cell of a section starts at the same height
+    const tops = [...document.querySelectorAll(`.cell[data-section="${row.id.slice(4)}"]`)]
+      .map(cell => Math.round(cell.getBoundingClientRect().top));
+    report.rows.push({id: row.id, visible: visible(row), aligned: new Set(tops).size === 1});
+  }
+  const matrix = document.getElementById('matrix');
+  report.matrix = visible(matrix);
+  report.matrixCells = [...document.querySelectorAll('#matrix td')].filter(visible).length;
+  report.matrixText = matrix ? matrix.innerText : '';
+  report.index = visible(document.getElementById('index'));
+  const toDiff = document.querySelector('input[name=view][value=diff]');
+  if (toDiff) {
+    toDiff.click();
+    report.diffShown = [...document.querySelectorAll('section.diff')].filter(visible)
+      .map(s => s.dataset.a + '/' + s.dataset.b);
+    report.gridHiddenInDiff = !visible(document.getElementById('columns'));
+  }
+  const out = document.createElement('pre');
+  out.id = 'probe';
+  out.textContent = JSON.stringify(report);
+  document.body.append(out);
+})();
+</script>"""
+
+
+def chromium() -> str:
+    """The browser, or a skip outside CI; in CI (CI=true) a missing browser is a failure."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    message = "chromium not found: `make test` installs it (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run_chromium(browser: str, *args: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="netrosetta-chromium-") as profile:
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}",
+                   "--window-size=1600,1200", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> Path:
+    """Every page, with a small matrix (a pass, a failure, a divergence with its reason) and a bench file."""
+    out = tmp_path_factory.mktemp("compare")
+    matrix = out / "matrix.json"
+    cells = [
+        {"clause": "E1", "variant": "raw", "status": "pass", "test": "test_echo.py::test_E1_x[raw]"},
+        {"clause": "E1", "variant": "twisted", "status": "divergence",
+         "test": "test_echo.py::test_E1_x[twisted]", "reason": "a reason the reader must see"},
+        {"clause": "E3", "variant": "tornado", "status": "fail", "test": "test_echo.py::test_E3_x[tornado]",
+         "message": "requirement / sent / got"},
+        {"clause": "M1", "variant": "raw", "status": "pass", "test": "test_multiport.py::test_M1_x[raw]"},
+        {"clause": "U1", "variant": "raw", "status": "pass", "test": "test_urlecho.py::test_U1_x[raw]"},
+    ]
+    matrix.write_text(json.dumps({
+        "variants": [{"id": impl, "impl": impl} for impl in IMPLEMENTATIONS],
+        "clauses": [{"id": "E1", "title": "Every byte comes back."}, {"id": "E3", "title": "Half-close."}],
+        "cells": cells}))
+    bench = out / "bench"
+    bench.mkdir()
+    (bench / "run.json").write_text(json.dumps({"results": [
+        {"behaviour": "echo", "impl": "raw", "requests_per_second": 12345.6}]}))
+    status = compare.main(["--all", "--out", str(out), "--matrix", str(matrix), "--bench", str(bench)])
+    assert status == 0
+    return out
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS)
+def test_page_in_a_real_browser(pages, behaviour, tmp_path):
+    browser = chromium()
+    page = pages / f"{behaviour}.html"
+    source = page.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", source), "the page must not need the network"
+    probed = tmp_path / f"{behaviour}.html"
+    probed.write_text(source.replace("</body>", PROBE + "</body>"))
+    dom = run_chromium(browser, "--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom.stdout, re.S)
+    assert found, f"no probe result; chromium said:\n{dom.stderr[-2000:]}"
+    report = json.loads(html.unescape(found.group(1)))
+
+    assert report["columns"] == {impl: True for impl in IMPLEMENTATIONS}
+    assert report["cells"] == {impl: len(SECTIONS) for impl in IMPLEMENTATIONS}
+    assert [row["id"] for row in report["rows"]] == [f"row-{key}" for key, _ in SECTIONS]
+    assert all(row["visible"] and row["aligned"] for row in report["rows"]), report["rows"]
+    assert report["matrix"] and report["matrixCells"] > 0
+    if behaviour == "echo":
+        assert "a reason the reader must see" in report["matrixText"]
+        assert "requests_per_second" in source
+    written = [c.impl for c in collect(REPO, behaviour) if c.state != "missing"]
+    if len(written) >= 2:
+        assert report["diffShown"] == [f"{written[0]}/{written[1]}"] and report["gridHiddenInDiff"]
+
+    shot = tmp_path / f"{behaviour}.png"
+    result = run_chromium(browser, f"--screenshot={shot}", page.as_uri())
+    assert shot.is_file() and shot.stat().st_size > 10_000, result.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_index_in_a_real_browser(pages, tmp_path):
+    browser = chromium()
+    probed = tmp_path / "index.html"
+    probed.write_text((pages / "index.html").read_text().replace("</body>", PROBE + "</body>"))
+    dom = run_chromium(browser, "--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stderr[-2000:]
+    assert json.loads(html.unescape(found.group(1)))["index"]
+    for behaviour in BEHAVIOURS:
+        assert f'href="{behaviour}.html"' in dom.stdout
