@@ -1,13 +1,20 @@
-"""URL echo over HTTP/1.1 on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section U)."""
+"""URL echo over HTTP/1.1 on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section U).
+
+The HTTP grammar lives in impl_raw/http.py (bytes in, events out); this file is the I/O around it:
+buffering, pipelining, backpressure, timeouts and closing. ``--model threaded`` serves the same
+answers with blocking calls instead (UrlEchoHandler, on impl_raw/blocking.py).
+"""
 
 import logging
 import socket
+import socketserver
 import sys
 import time
 from collections.abc import Callable
 from email.utils import formatdate
 
 from impl_raw import IMPLEMENTATION
+from impl_raw.blocking import serve_blocking
 from impl_raw.http import REASONS, Data, EndOfMessage, Error, Request, RequestParser
 from impl_raw.loop import EventLoop, listen
 from netrosetta.answer import TEXT, answer
@@ -29,6 +36,8 @@ LINGER_TIMEOUT = 2.0
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nDate: %s\r\n%s\r\n"
+ERROR_HEAD = (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
+              b"Date: %s\r\n\r\n")
 TEXT_BYTES = TEXT.encode("ascii")
 
 
@@ -48,6 +57,27 @@ class HttpDate:
 
 
 http_date = HttpDate()
+
+
+def render(request: Request) -> bytes:
+    """The answer: 200, the URL (or its JSON), exact length, Date, and the keep-alive verdict."""
+    body, content_type = answer(request.method, request.target, request.version, request.headers)
+    if not request.keep_alive:
+        connection = b"Connection: close\r\n"
+    elif request.version == "HTTP/1.0":
+        connection = b"Connection: keep-alive\r\n"
+    else:
+        connection = b""
+    head = OK_HEAD % (TEXT_BYTES if content_type is TEXT else content_type.encode("ascii"),
+                      len(body), http_date.now(), connection)
+    return head if request.method == "HEAD" else head + body
+
+
+def render_error(status: int, reason: str) -> bytes:
+    """An error response; every one closes the connection, so it says so."""
+    body = f"{status} {REASONS[status]}: {reason}\n".encode("latin-1")
+    phrase = REASONS[status].encode("ascii")
+    return ERROR_HEAD % (status, phrase, TEXT_BYTES, len(body), http_date.now()) + body
 
 
 class UrlEchoConnection:
@@ -129,29 +159,14 @@ class UrlEchoConnection:
             self.outgoing += CONTINUE
 
     def respond(self, request: Request) -> None:
-        """Queue the answer: 200, the URL (or its JSON), exact length, Date, and the keep-alive verdict."""
-        body, content_type = answer(request.method, request.target, request.version, request.headers)
+        """Queue the answer to a complete request; after a closing one, read no more."""
+        self.outgoing += render(request)
         if not request.keep_alive:
-            connection = b"Connection: close\r\n"
             self.stop_reading()
-        elif request.version == "HTTP/1.0":
-            connection = b"Connection: keep-alive\r\n"
-        else:
-            connection = b""
-        self.outgoing += OK_HEAD % (
-            TEXT_BYTES if content_type is TEXT else content_type.encode("ascii"),
-            len(body), http_date.now(), connection,
-        )
-        if request.method != "HEAD":
-            self.outgoing += body
 
     def refuse(self, status: int, reason: str) -> None:
         """Queue an error response; the connection closes once it is sent (every error closes)."""
-        body = f"{status} {REASONS[status]}: {reason}\n".encode("latin-1")
-        self.outgoing += (
-            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
-            b"Date: %s\r\n\r\n%s"
-        ) % (status, REASONS[status].encode("ascii"), TEXT_BYTES, len(body), http_date.now(), body)
+        self.outgoing += render_error(status, reason)
         self.stop_reading()
 
     def stop_reading(self) -> None:
@@ -271,6 +286,79 @@ class UrlEchoConnection:
         self.sock.close()
 
 
+class UrlEchoHandler(socketserver.BaseRequestHandler):
+    """The blocking version, for --model threaded: read, parse and answer in turn, in one thread."""
+
+    config: Config  # set by main(): socketserver builds handlers from the class alone
+
+    def handle(self) -> None:
+        sock, config = self.request, self.config
+        parser = RequestParser(config.max_target, config.max_header_bytes, config.max_body)
+        request: Request | None = None
+        answered = 0
+        phase = None
+        deadline = time.monotonic() + config.idle_timeout
+        while True:
+            # The same deadlines as the event loop, as socket timeouts: absolute for a request's
+            # head and body, fresh for each wait between requests.
+            state = "idle" if parser.idle else "head" if parser.in_head else "body"
+            if (state, answered) != phase:
+                phase = (state, answered)
+                deadline = time.monotonic() + {"idle": config.idle_timeout, "head": config.header_timeout,
+                                               "body": config.body_timeout}[state]
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                data = sock.recv(READ_SIZE)
+            except TimeoutError:
+                if state != "idle":
+                    self.last_answer(render_error(408, "the request did not arrive in time"))
+                return
+            if not data:
+                return  # the client is done (an unfinished request gets no answer)
+            outgoing = bytearray()
+            closing = continue_owed = False
+            for event in parser.feed(data):
+                event_type = type(event)
+                if event_type is Request:
+                    request = event
+                    continue_owed = event.expect_continue
+                elif event_type is EndOfMessage:
+                    continue_owed = False
+                    outgoing += render(request)
+                    answered += 1
+                    if not request.keep_alive:
+                        closing = True
+                        break
+                elif event_type is Data:
+                    continue_owed = False  # the client sent its body without waiting
+                elif event_type is Error:
+                    outgoing += render_error(event.status, event.reason)
+                    closing = True
+                    break
+            if continue_owed:
+                outgoing += CONTINUE
+            # sendall blocks until the kernel takes everything: backpressure comes for free, at
+            # the price of this thread waiting (bounded by the idle timeout).
+            sock.settimeout(config.idle_timeout)
+            if closing:
+                self.last_answer(bytes(outgoing))
+                return
+            sock.sendall(outgoing)
+
+    def last_answer(self, data: bytes) -> None:
+        """Send the last response, then FIN, then drop what the client still sends (lingering close)."""
+        sock = self.request
+        sock.settimeout(LINGER_TIMEOUT)
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_TIMEOUT
+            while sock.recv(READ_SIZE) and time.monotonic() < deadline:
+                pass
+        except OSError:
+            pass
+
+
 def serve(loop: EventLoop, host: str, port: int, config: Config) -> socket.socket:
     """Listen on host:port and give every client a UrlEchoConnection."""
     return listen(loop, host, port, lambda sock: UrlEchoConnection(loop, sock, config))
@@ -278,6 +366,10 @@ def serve(loop: EventLoop, host: str, port: int, config: Config) -> socket.socke
 
 def main(config: Config) -> None:
     """Bind, announce READY, and run the loop until SIGINT or SIGTERM."""
+    if config.model != "eventloop":
+        UrlEchoHandler.config = config
+        serve_blocking(config, UrlEchoHandler, threaded=config.model == "threaded")
+        return
     loop = EventLoop(config.loop)
     try:
         listener = serve(loop, config.host, config.ports[0], config)
