@@ -9,7 +9,7 @@ ARGS ?=
 # Workers for the suite: most tests wait on sockets, so more workers than cores pays off.
 JOBS ?= 4
 
-.PHONY: run test test-full lint conformance bench compare clean
+.PHONY: run test test-full lint conformance bench bench-tools compare clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,14 @@ run: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) browser
+test: $(STAMP) browser bench-tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) -q
+
+# The bench test builds loadgen.c and drives wrk; without root the bench falls back to its own client.
+bench-tools:
+	command -v cc >/dev/null || (apt-get update && apt-get install -y gcc) || echo "no C compiler: tests/test_bench.py will fail"
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk) || echo "wrk not installed: the bench uses its own client"
 
 # Every clause under every --loop and model (make test runs the smoke subset for the extra loops).
 test-full: $(STAMP)

@@ -1,0 +1,536 @@
+"""``netrosetta bench``: the implementations measured side by side, against real references.
+
+    netrosetta bench [--impl raw,twisted,tornado] [--behaviour echo,multiport,urlecho,scaling]
+                     [--quick | --tiny] [--runs N] [--duration S] [--no-references] [--out DIR]
+
+Method (vmbench's): a C load generator (loadgen.c, built here with the system compiler, epoll, one
+thread) runs C connections that each send an M-byte message and wait for the whole echo before the
+next; one connection streams through the echo full duplex; wrk loads the URL echo with keep-alive,
+the load generator with a new connection per request. The server is pinned to one core and every
+client to another; the server's CPU time and peak RSS come from /proc/PID while it runs, the
+client's CPU time from the kernel. Every server of a behaviour runs in the same bench run, each
+scenario is repeated ``runs`` times round-robin over the servers, and medians are kept: the machine
+is shared and noisy, so the headline is the **ratio** to a reference measured minutes apart, never
+an absolute number compared across runs. Where the client saturates its core (it does against nginx
+and the fastest servers) the fair comparison is server CPU time per request, so both are reported.
+
+Output, under ``--out`` (default ``bench-results/``): ``bench.json``, ``bench.md`` (Markdown tables)
+and PNG charts (``echo.png``, ``stream.png``, ``multiport.png``, ``urlecho.png``, ``scaling.png``,
+``targets.png``); and a table on stdout.
+
+JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
+
+    {
+      "schema": "netrosetta-bench/1",
+      "mode": "full" | "quick" | "tiny",
+      "started": ISO-8601 UTC, "finished": ISO-8601 UTC, "wall_s": float,
+      "machine": {"cpu": str, "cores": int, "memory_gib": float, "kernel": str, "python": str,
+                  "server_core": int | null, "client_core": int | null, "pinned": bool},
+      "settings": {"runs": int, "duration_s": float, "wrk_s": int, "requests": int | null,
+                   "stream_bytes": int, "idle_scaling": int, "idle_urlecho": int},
+      "tools": {"loadgen": {"ok": bool, "path": str | null, "reason": str | null},
+                "wrk": {"ok": bool, "path": str | null, "reason": str | null}},
+      "servers": [{"id": str, "kind": "implementation" | "reference", "behaviour": str,
+                   "group": str, "label": str, "status": "ok" | "skipped" | "failed",
+                   "reason": str | null}],
+      "scenarios": [{"id": str, "group": "echo" | "multiport" | "urlecho" | "scaling",
+                     "title": str, "tool": str, "metric": "requests_per_s" | "mib_per_s",
+                     "params": {...}}],
+      "results": [{"scenario": str, "server": str, "kind": str,
+                   "status": "ok" | "error" | "skipped", "reason": str | null,
+                   "runs": [FIGURES, ...], "median": FIGURES | null}],
+      "ratios": [{"id": str, "title": str, "scenario": str, "server": str, "reference": str,
+                  "metric": str, "throughput_ratio": float | null, "cpu_ratio": float | null,
+                  "client_bound": bool, "headline": float | null, "target": float | null,
+                  "met": bool | null, "note": str}],
+      "memory": [{"server": str, "kind": str, "peak_rss_mib": float | null, "limit_mib": 64,
+                  "met": bool | null}],
+      "scaling": [{"server": str, "requests_per_s": float | null,
+                   "requests_per_s_idle": float | null, "ratio": float | null,
+                   "idle_open": int | null, "idle_failed": int | null, "idle_dropped": int | null}]
+    }
+
+FIGURES (one run, or the medians of the runs; errors are summed, peak RSS is the maximum)::
+
+    {"tool": "loadgen" | "wrk", "requests": int, "seconds": float, "requests_per_s": float,
+     "mib_per_s": float (payload one way), "latency_p50_ms": float, "latency_p90_ms": float,
+     "latency_p99_ms": float, "latency_max_ms": float, "errors": int, "error_kinds": {str: int},
+     "server_cpu_s": float, "server_cpu_us_per_request": float | null,
+     "server_peak_rss_mib": float, "client_cpu_s": float, "client_cpu_share": float,
+     "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int}
+
+``throughput_ratio`` is ours / reference on the scenario's metric; ``cpu_ratio`` is reference CPU
+per request / ours (above 1: we spend less); ``headline`` is the CPU ratio when the reference run
+saturated the client core (``client_bound``), else the throughput ratio; ``met`` compares the
+headline with the issue's target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from conformance.harness import ServerError
+from netrosetta.bench import clients, servers
+from netrosetta.bench.servers import Target
+
+SCHEMA = "netrosetta-bench/1"
+MIB = 1024 * 1024
+KIB = 1024
+RSS_LIMIT_MIB = 64
+CLIENT_BOUND = 0.9  # a client using 90% of its core may be what limits the rate
+GROUPS = ("echo", "multiport", "urlecho", "scaling")
+MULTIPORT_PORTS = 3
+
+
+@dataclass
+class Scenario:
+    """One load shape, run against every server of its group."""
+
+    id: str
+    group: str
+    title: str
+    tool: str
+    metric: str = "requests_per_s"
+    params: dict = field(default_factory=dict)
+    modes: tuple[str, ...] = ("full",)
+
+
+SCENARIOS = [
+    Scenario("echo-1k-c10", "echo", "echo 1 KiB ping-pong, 10 connections", "loadgen pingpong",
+             params={"size": KIB, "conns": 10}, modes=("full", "tiny")),
+    Scenario("echo-1k-c100", "echo", "echo 1 KiB ping-pong, 100 connections", "loadgen pingpong",
+             params={"size": KIB, "conns": 100}, modes=("full", "quick")),
+    Scenario("echo-64k-c10", "echo", "echo 64 KiB ping-pong, 10 connections", "loadgen pingpong",
+             params={"size": 64 * KIB, "conns": 10}),
+    Scenario("echo-64k-c100", "echo", "echo 64 KiB ping-pong, 100 connections", "loadgen pingpong",
+             params={"size": 64 * KIB, "conns": 100}),
+    Scenario("echo-stream", "echo", "echo, one connection streaming full duplex", "loadgen stream",
+             metric="mib_per_s", params={"stream": True}, modes=("full", "quick", "tiny")),
+    Scenario("multiport-1k-c10", "multiport", "multiport 1 KiB lines, 10 connections over 3 ports",
+             "loadgen pingpong --tagged", params={"size": KIB, "conns": 10, "tagged": True},
+             modes=("full", "tiny")),
+    Scenario("multiport-1k-c100", "multiport", "multiport 1 KiB lines, 100 connections over 3 ports",
+             "loadgen pingpong --tagged", params={"size": KIB, "conns": 100, "tagged": True},
+             modes=("full", "quick")),
+    Scenario("urlecho-keepalive-c50", "urlecho", "urlecho keep-alive, 50 connections", "wrk",
+             params={"conns": 50}, modes=("full", "quick", "tiny")),
+    Scenario("urlecho-close-c50", "urlecho", "urlecho new connection per request, 50 clients",
+             "loadgen http --close", params={"conns": 50, "close": True}, modes=("full", "quick", "tiny")),
+    Scenario("urlecho-keepalive-c50-idle100", "urlecho",
+             "urlecho keep-alive, 50 connections + 100 idle keep-alive", "wrk + loadgen hold",
+             params={"conns": 50, "idle": "idle_urlecho"}),
+    Scenario("scaling-c10", "scaling", "echo 1 KiB ping-pong, 10 connections", "loadgen pingpong",
+             params={"size": KIB, "conns": 10}, modes=("full", "quick", "tiny")),
+    Scenario("scaling-c10-idle", "scaling", "the same beside 1,000 idle connections", "loadgen pingpong",
+             params={"size": KIB, "conns": 10, "idle": "idle_scaling"}, modes=("full", "quick", "tiny")),
+]
+
+# The issue's targets: (id, title, scenario, ours, reference, target).
+TARGETS = [
+    ("raw-echo", "raw echo vs asyncio+uvloop Protocol", "echo-1k-c100", "raw", "uvloop", 1.0),
+    ("raw-stream", "raw streaming vs uvloop", "echo-stream", "raw", "uvloop", 0.8),
+    ("raw-urlecho", "raw urlecho vs nginx", "urlecho-keepalive-c50", "raw", "nginx", 0.5),
+    ("twisted-echo", "twisted echo vs Twisted echoserv", "echo-1k-c100", "twisted", "twisted-echoserv", 0.9),
+    ("tornado-echo", "tornado echo vs Tornado tcpecho", "echo-1k-c100", "tornado", "tornado-tcpecho", 0.9),
+    ("twisted-urlecho", "twisted urlecho vs bare twisted.web", "urlecho-keepalive-c50", "twisted",
+     "twisted-web", 0.9),
+    ("tornado-urlecho", "tornado urlecho vs bare tornado.web", "urlecho-keepalive-c50", "tornado",
+     "tornado-web", 0.9),
+    # Context, no target: where the stock frameworks and the others stand.
+    ("twisted-web-nginx", "bare twisted.web vs nginx", "urlecho-keepalive-c50", "twisted-web", "nginx", None),
+    ("tornado-web-nginx", "bare tornado.web vs nginx", "urlecho-keepalive-c50", "tornado-web", "nginx", None),
+    ("node-http-nginx", "Node.js http vs nginx", "urlecho-keepalive-c50", "node-http", "nginx", None),
+    ("raw-echo-node", "raw echo vs Node.js net", "echo-1k-c100", "raw", "node-net", None),
+    ("twisted-echo-uvloop", "twisted echo vs uvloop", "echo-1k-c100", "twisted", "uvloop", None),
+    ("tornado-echo-uvloop", "tornado echo vs uvloop", "echo-1k-c100", "tornado", "uvloop", None),
+    ("raw-multiport-echo", "raw multiport vs raw echo (1 KiB, c=100)", "multiport-1k-c100", "raw", None,
+     None),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often: the three modes differ only here."""
+
+    mode: str
+    runs: int
+    duration: float
+    wrk_seconds: int
+    requests: int | None
+    stream_bytes: int
+    idle_scaling: int = 1000
+    idle_urlecho: int = 100
+
+
+MODES = {
+    "full": Settings("full", runs=3, duration=2.0, wrk_seconds=2, requests=None, stream_bytes=256 * MIB),
+    "quick": Settings("quick", runs=1, duration=0.5, wrk_seconds=1, requests=None, stream_bytes=64 * MIB),
+    "tiny": Settings("tiny", runs=1, duration=0.5, wrk_seconds=1, requests=300, stream_bytes=4 * MIB,
+                     idle_scaling=100, idle_urlecho=10),
+}
+
+
+def _utc() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def machine(server_core: int | None, client_core: int | None) -> dict:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return {
+        "cpu": cpu, "cores": os.cpu_count() or 1, "memory_gib": round(memory, 1),
+        "kernel": platform.release(), "python": platform.python_version(),
+        "server_core": server_core, "client_core": client_core, "pinned": server_core is not None,
+    }
+
+
+# -- one measurement --------------------------------------------------------------------------
+
+def _figures(report: dict, monitor: servers.Monitor, payload_bytes: float) -> dict:
+    seconds = max(report["elapsed"], 1e-9)
+    requests = report["requests"]
+    latency = report["latency_us"]
+    errors = report["errors"]
+    kinds = dict(report["error_kinds"])
+    if requests == 0:
+        errors += 1
+        kinds["no_request_completed"] = 1
+    cpu = monitor.cpu
+    return {
+        "tool": report.get("tool", "loadgen"),
+        "requests": requests,
+        "seconds": round(seconds, 4),
+        "requests_per_s": requests / seconds,
+        "mib_per_s": payload_bytes / seconds / MIB,
+        **{f"latency_{p}_ms": (latency[p] / 1000 if latency[p] >= 0 else None)
+           for p in ("p50", "p90", "p99", "max")},
+        "errors": errors,
+        "error_kinds": {k: v for k, v in kinds.items() if v},
+        "server_cpu_s": cpu,
+        "server_cpu_us_per_request": cpu / requests * 1e6 if requests else None,
+        "server_peak_rss_mib": monitor.peak_kib / 1024,
+        "client_cpu_s": report["client_cpu_s"],
+        "client_cpu_share": report["client_cpu_s"] / seconds,
+        "idle_requested": report.get("idle_requested", 0),
+        "idle_open": report.get("idle_open", 0),
+        "idle_failed": report.get("idle_failed", 0),
+        "idle_dropped": report.get("idle_dropped", 0),
+    }
+
+
+class Bench:
+    """Runs scenarios against running servers and keeps every figure."""
+
+    def __init__(self, settings: Settings, loadgen: Path, wrk: str | None, wrk_reason: str | None,
+                 server_core: int | None, client_core: int | None) -> None:
+        self.settings = settings
+        self.loadgen = loadgen
+        self.wrk = wrk
+        self.wrk_reason = wrk_reason
+        self.server_core = server_core
+        self.client_core = client_core
+
+    def _idle(self, scenario: Scenario) -> int:
+        name = scenario.params.get("idle")
+        return getattr(self.settings, name) if name else 0
+
+    def measure(self, scenario: Scenario, running: servers.Running) -> dict:
+        """One run of one scenario against one server."""
+        s = self.settings
+        p = scenario.params
+        timeout = s.duration + s.wrk_seconds + 60
+        core = self.client_core
+        common = {"timeout": 10}
+        if s.requests:
+            common["requests"] = s.requests
+        else:
+            common["duration"] = s.duration
+        with servers.Monitor(running.pid) as monitor:
+            if p.get("stream"):
+                report = clients.loadgen(self.loadgen, "stream", running.ports[:1], core, timeout,
+                                         total=s.stream_bytes, timeout=30)
+            elif scenario.group == "urlecho" and not p.get("close") and self.wrk:
+                idle = self._idle(scenario)
+                holder = None
+                if idle:
+                    holder = clients.start_loadgen(self.loadgen, "hold", running.ports[:1], core,
+                                                   idle=idle, http=True, duration=s.wrk_seconds + 1)
+                    time.sleep(0.5)  # the idle connections are open before the load starts
+                report = clients.wrk(self.wrk, running.ports[0], p["conns"], s.wrk_seconds, core, timeout)
+                if holder:
+                    held = clients.collect_loadgen(holder, timeout)
+                    report.update({k: held[k] for k in ("idle_requested", "idle_open", "idle_failed",
+                                                        "idle_dropped")})
+                    report["client_cpu_s"] += held["client_cpu_s"]
+            elif scenario.group == "urlecho":
+                report = clients.loadgen(self.loadgen, "http", running.ports[:1], core, timeout,
+                                         conns=p["conns"], close=p.get("close", False),
+                                         idle=self._idle(scenario), **common)
+                if not p.get("close") and not self.wrk:
+                    report["tool"] = f"loadgen (wrk unavailable: {self.wrk_reason})"
+            else:
+                ports = running.ports if scenario.group == "multiport" else running.ports[:1]
+                report = clients.loadgen(self.loadgen, "pingpong", ports, core, timeout,
+                                         conns=p["conns"], size=p["size"], tagged=p.get("tagged", False),
+                                         idle=self._idle(scenario), **common)
+        if p.get("stream"):
+            payload = report["bytes"]
+        elif scenario.group == "urlecho":
+            payload = report["bytes"]
+        else:
+            payload = report["requests"] * p["size"]
+        return _figures(report, monitor, payload)
+
+
+def _median(runs: list[dict]) -> dict | None:
+    if not runs:
+        return None
+    median: dict = {}
+    for key, value in runs[0].items():
+        values = [run.get(key) for run in runs]
+        if key == "errors":
+            median[key] = sum(values)
+        elif key == "error_kinds":
+            merged: dict = {}
+            for kinds in values:
+                for name, count in kinds.items():
+                    merged[name] = merged.get(name, 0) + count
+            median[key] = merged
+        elif key == "server_peak_rss_mib":
+            median[key] = max(values)
+        elif key in ("idle_failed", "idle_dropped"):
+            median[key] = max(values)
+        elif key == "idle_open":
+            median[key] = min(values)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+            median[key] = statistics.median(numbers) if numbers else None
+        else:
+            median[key] = value
+    return median
+
+
+# -- the whole run ----------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (ValueError), never the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = _Parser(prog="netrosetta bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--impl", action="append", default=[],
+                        help="implementations, comma-separated (raw, twisted, tornado); default all")
+    parser.add_argument("--behaviour", "--behavior", action="append", default=[],
+                        help="groups, comma-separated (echo, multiport, urlecho, scaling); default all")
+    speed = parser.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="one short run of the main scenarios (~1 minute)")
+    speed.add_argument("--tiny", action="store_true",
+                       help="a few hundred requests per scenario: a smoke test of the bench itself")
+    parser.add_argument("--runs", type=int, help="repetitions of each scenario (medians are kept)")
+    parser.add_argument("--duration", type=float, help="seconds per load-generator run")
+    parser.add_argument("--no-references", action="store_true", help="measure our implementations only")
+    parser.add_argument("--out", default="bench-results", help="output directory (default bench-results)")
+    parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(list(argv))
+
+
+def _split(values: list[str], allowed: Sequence[str], what: str) -> tuple[str, ...]:
+    chosen = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in allowed]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))} (choose from {', '.join(allowed)})")
+    return tuple(dict.fromkeys(chosen)) or tuple(allowed)
+
+
+def _cores() -> tuple[int | None, int | None]:
+    cores = sorted(os.sched_getaffinity(0))
+    return (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``netrosetta bench``: run, print the table, write JSON, Markdown and charts."""
+    from netrosetta.bench import report
+
+    try:
+        args = _parse(sys.argv[1:] if argv is None else argv)
+        impls = _split(args.impl, servers.IMPLEMENTATIONS, "implementation")
+        groups = _split(args.behaviour, GROUPS, "behaviour")
+        if args.runs is not None and args.runs < 1 or args.duration is not None and args.duration <= 0:
+            raise ValueError("--runs and --duration must be positive")
+    except ValueError as error:
+        sys.stderr.write(f"netrosetta bench: error: {error}\n")
+        return 2
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    settings = MODES[mode]
+    if args.runs or args.duration:
+        settings = Settings(mode, args.runs or settings.runs, args.duration or settings.duration,
+                            max(1, round(args.duration or settings.wrk_seconds)), settings.requests,
+                            settings.stream_bytes, settings.idle_scaling, settings.idle_urlecho)
+    out = Path(args.out)
+    started, wall = _utc(), time.monotonic()
+    server_core, client_core = _cores()
+    document: dict = {
+        "schema": SCHEMA, "mode": mode, "started": started, "finished": None, "wall_s": None,
+        "machine": machine(server_core, client_core),
+        "settings": {"runs": settings.runs, "duration_s": settings.duration, "wrk_s": settings.wrk_seconds,
+                     "requests": settings.requests, "stream_bytes": settings.stream_bytes,
+                     "idle_scaling": settings.idle_scaling, "idle_urlecho": settings.idle_urlecho},
+        "tools": {}, "servers": [], "scenarios": [], "results": [], "ratios": [], "memory": [], "scaling": [],
+    }
+    try:
+        loadgen = clients.build_loadgen()
+        document["tools"]["loadgen"] = {"ok": True, "path": str(loadgen), "reason": None}
+    except clients.ToolError as error:
+        sys.stderr.write(f"netrosetta bench: error: {error}\n")
+        return 1
+    wrk_path, wrk_reason = (clients.wrk_status() if "urlecho" in groups else (None, "not needed"))
+    document["tools"]["wrk"] = {"ok": wrk_path is not None, "path": wrk_path, "reason": wrk_reason}
+    if not args.no_references and "urlecho" in groups:
+        servers.ensure_program("nginx", "nginx-light")
+    if not args.no_references and mode != "tiny":
+        servers.ensure_program("node", "nodejs")
+
+    plan = []
+    for group in groups:
+        scenarios = [sc for sc in SCENARIOS if sc.group == group and mode in sc.modes]
+        targets = servers.implementations(group, impls)
+        if not args.no_references:
+            targets += servers.references(group)
+        plan.append((group, scenarios, targets))
+        document["scenarios"] += [{"id": sc.id, "group": sc.group, "title": sc.title, "tool": sc.tool,
+                                   "metric": sc.metric, "params": _params(sc, settings)} for sc in scenarios]
+
+    bench = Bench(settings, loadgen, wrk_path, wrk_reason, server_core, client_core)
+    previous_affinity = os.sched_getaffinity(0)
+    if client_core is not None:
+        os.sched_setaffinity(0, {client_core})  # keep our own polling off the server's core
+    try:
+        with report.progress(disabled=args.no_progress) as bar:
+            total = sum(len(sc) * len(tg) * settings.runs for _, sc, tg in plan)
+            task = bar.add_task("bench", total=total)
+            for group, scenarios, targets in plan:
+                _run_group(bench, document, group, scenarios, targets, bar, task)
+    finally:
+        os.sched_setaffinity(0, previous_affinity)
+    report.derive(document, TARGETS, RSS_LIMIT_MIB, CLIENT_BOUND)
+    document["finished"] = _utc()
+    document["wall_s"] = round(time.monotonic() - wall, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(document, indent=1, default=_json_default) + "\n")
+    (out / "bench.md").write_text(report.markdown(document))
+    report.print_tables(document)
+    if not args.no_charts:
+        charts = report.charts(document, out)
+        print(f"wrote {out / 'bench.json'}, {out / 'bench.md'} and {len(charts)} charts in {out}/")
+    else:
+        print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+    return 0
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _params(scenario: Scenario, settings: Settings) -> dict:
+    params = {k: v for k, v in scenario.params.items() if k != "idle"}
+    if "idle" in scenario.params:
+        params["idle"] = getattr(settings, scenario.params["idle"])
+    if scenario.params.get("stream"):
+        params["bytes"] = settings.stream_bytes
+    return params
+
+
+def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenario], targets: list[Target],
+               bar, task) -> None:
+    """Start every server of a group, run each scenario round-robin over them ``runs`` times."""
+    running: dict[str, servers.Running] = {}
+    reasons: dict[str, str] = {}
+    results = {(sc.id, t.id): {"scenario": sc.id, "server": t.id, "kind": t.kind, "status": "ok",
+                               "reason": None, "runs": [], "median": None}
+               for sc in scenarios for t in targets}
+    try:
+        for target in targets:
+            entry = {"id": target.id, "kind": target.kind, "behaviour": target.behaviour, "group": group,
+                     "label": target.label, "status": "ok", "reason": None}
+            why = target.missing()
+            if why is None:
+                try:
+                    running[target.id] = servers.start(target, bench.server_core, MULTIPORT_PORTS)
+                except (ServerError, OSError) as error:
+                    entry.update(status="failed", reason=f"did not start: {error}")
+            else:
+                entry.update(status="skipped", reason=why)
+            if entry["reason"]:
+                reasons[target.id] = entry["reason"]
+            document["servers"].append(entry)
+        for _ in range(bench.settings.runs):
+            for scenario in scenarios:
+                for target in targets:
+                    bar.update(task, description=f"{scenario.id} · {target.id}")
+                    result = results[(scenario.id, target.id)]
+                    if target.id in reasons:
+                        result.update(status="skipped", reason=reasons[target.id])
+                        bar.advance(task)
+                        continue
+                    _measure_once(bench, scenario, target, running, result)
+                    bar.advance(task)
+    finally:
+        for each in running.values():
+            each.stop()
+    for result in results.values():
+        result["median"] = _median(result["runs"])
+        if result["status"] == "ok" and result["median"] and result["median"]["errors"]:
+            result["status"] = "error"
+            result["reason"] = result["reason"] or "client saw errors: " + ", ".join(
+                f"{k} {v}" for k, v in result["median"]["error_kinds"].items())
+        document["results"].append(result)
+
+
+def _measure_once(bench: Bench, scenario: Scenario, target: Target, running: dict, result: dict) -> None:
+    server = running.get(target.id)
+    if server is None or not server.alive():
+        why = f"server exited (status {server.proc.returncode}): {server.stderr_tail(300)}" if server else ""
+        try:
+            if server:
+                server.stop()
+            running[target.id] = server = servers.start(target, bench.server_core, MULTIPORT_PORTS)
+        except (ServerError, OSError) as error:
+            result.update(status="error", reason=f"{why} and did not restart: {error}")
+            return
+        result["reason"] = result["reason"] or why
+    try:
+        figures = bench.measure(scenario, server)
+    except (clients.ToolError, OSError, ValueError, KeyError) as error:
+        result.update(status="error", reason=f"client failed: {error}")
+        return
+    if not server.alive():
+        figures["errors"] += 1
+        figures["error_kinds"]["server_died"] = 1
+        result["reason"] = f"server exited (status {server.proc.returncode}): {server.stderr_tail(300)}"
+    result["runs"].append(figures)

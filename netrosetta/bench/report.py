@@ -1,0 +1,307 @@
+"""What the benchmark shows: the ratios against the targets, tables (stdout, Markdown) and charts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+# -- derived figures ----------------------------------------------------------------------------
+
+
+def _result(document: dict, scenario: str, server: str) -> dict | None:
+    for result in document["results"]:
+        if result["scenario"] == scenario and result["server"] == server:
+            return result
+    return None
+
+
+def _median(document: dict, scenario: str, server: str) -> dict | None:
+    result = _result(document, scenario, server)
+    if not result or result["status"] == "skipped" or not result["median"]:
+        return None
+    return result["median"]
+
+
+def _metric(document: dict, scenario: str) -> str:
+    for each in document["scenarios"]:
+        if each["id"] == scenario:
+            return each["metric"]
+    return "requests_per_s"
+
+
+def derive(document: dict, targets: list, rss_limit: float, client_bound: float) -> None:
+    """Fill in ratios, the memory check and the scaling slowdowns from the results."""
+    for rid, title, scenario, ours, reference, target in targets:
+        if reference is None:
+            if rid == "raw-multiport-echo":
+                _ratio(document, rid, title, scenario, "echo-1k-c100", ours, ours, target, client_bound)
+            continue
+        _ratio(document, rid, title, scenario, scenario, ours, reference, target, client_bound)
+    for result in document["results"]:
+        if result["scenario"] != "echo-stream" or result["status"] == "skipped":
+            continue
+        peak = result["median"]["server_peak_rss_mib"] if result["median"] else None
+        document["memory"].append({"server": result["server"], "kind": result["kind"], "peak_rss_mib": peak,
+                                   "limit_mib": rss_limit, "met": None if peak is None else peak < rss_limit})
+    servers = [s["id"] for s in document["servers"] if s["group"] == "scaling"]
+    for server in servers:
+        base = _median(document, "scaling-c10", server)
+        idle = _median(document, "scaling-c10-idle", server)
+        if base is None and idle is None:
+            continue
+        rate = base["requests_per_s"] if base else None
+        rate_idle = idle["requests_per_s"] if idle else None
+        document["scaling"].append({
+            "server": server, "requests_per_s": rate, "requests_per_s_idle": rate_idle,
+            "ratio": rate_idle / rate if rate and rate_idle is not None else None,
+            "idle_open": idle["idle_open"] if idle else None,
+            "idle_failed": idle["idle_failed"] if idle else None,
+            "idle_dropped": idle["idle_dropped"] if idle else None,
+        })
+
+
+def _ratio(document: dict, rid: str, title: str, scenario: str, ref_scenario: str, ours: str,
+           reference: str, target: float | None, client_bound: float) -> None:
+    mine = _median(document, scenario, ours)
+    theirs = _median(document, ref_scenario, reference)
+    if mine is None or theirs is None:
+        return
+    metric = _metric(document, scenario)
+    throughput = mine[metric] / theirs[metric] if theirs[metric] else None
+    cpu_mine, cpu_theirs = mine["server_cpu_us_per_request"], theirs["server_cpu_us_per_request"]
+    if metric == "mib_per_s":  # a stream is one "request": compare CPU per byte
+        cpu_mine = mine["server_cpu_s"] / max(mine["mib_per_s"] * mine["seconds"], 1e-9)
+        cpu_theirs = theirs["server_cpu_s"] / max(theirs["mib_per_s"] * theirs["seconds"], 1e-9)
+    cpu = cpu_theirs / cpu_mine if cpu_mine and cpu_theirs else None
+    bound = (theirs["client_cpu_share"] or 0) >= client_bound
+    headline = cpu if bound and cpu is not None else throughput
+    note = "client core saturated on the reference: CPU per request is the fair ratio" if bound else ""
+    document["ratios"].append({
+        "id": rid, "title": title, "scenario": scenario, "server": ours, "reference": reference,
+        "metric": metric, "throughput_ratio": throughput, "cpu_ratio": cpu, "client_bound": bound,
+        "headline": headline, "target": target,
+        "met": None if target is None or headline is None else headline >= target, "note": note,
+    })
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+COLUMNS = ("server", "req/s", "MiB/s", "p50 ms", "p99 ms", "CPU µs/req", "peak RSS MiB", "client CPU",
+           "errors")
+
+
+def _row(result: dict) -> list[str]:
+    if result["status"] == "skipped":
+        return [result["server"], "skipped: " + (result["reason"] or ""), "", "", "", "", "", "", ""]
+    m = result["median"]
+    if not m:
+        return [result["server"], "error: " + (result["reason"] or ""), "", "", "", "", "", "", ""]
+    return [
+        result["server"], _num(m["requests_per_s"]), _num(m["mib_per_s"], 1), _num(m["latency_p50_ms"], 2),
+        _num(m["latency_p99_ms"], 2), _num(m["server_cpu_us_per_request"], 1),
+        _num(m["server_peak_rss_mib"], 1), f"{m['client_cpu_share'] * 100:.0f}%",
+        str(m["errors"]) + (f" ({result['reason']})" if m["errors"] and result["reason"] else ""),
+    ]
+
+
+def _ratio_rows(document: dict) -> list[list[str]]:
+    rows = []
+    for r in document["ratios"]:
+        verdict = "—" if r["met"] is None else ("met" if r["met"] else
+                                                 f"missed by {(1 - r['headline'] / r['target']) * 100:.0f}%")
+        rows.append([r["title"], _num(r["throughput_ratio"], 2) + "x", _num(r["cpu_ratio"], 2) + "x",
+                     ("CPU/req" if r["client_bound"] else "throughput"), _num(r["headline"], 2) + "x",
+                     "—" if r["target"] is None else f">= {r['target']}x", verdict])
+    return rows
+
+
+RATIO_COLUMNS = ("ratio", "throughput", "CPU/req", "headline from", "headline", "target", "verdict")
+
+
+def _md_table(columns: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |"
+              for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def markdown(document: dict) -> str:
+    """The whole report as Markdown (the README's Benchmark section is cut from this)."""
+    m, s = document["machine"], document["settings"]
+    parts = [
+        f"# netrosetta bench ({document['mode']}, {document['started']})\n",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, "
+        f"Python {m['python']}; server pinned to core {m['server_core']}, clients to core "
+        f"{m['client_core']}. {s['runs']} run(s) of {s['duration_s']} s per scenario (wrk {s['wrk_s']} s), "
+        f"medians shown; peak RSS is the maximum over the runs. Wall time {document['wall_s']} s.\n",
+    ]
+    if document["ratios"]:
+        parts.append("## Ratios against the targets\n")
+        parts.append("Headline: throughput ratio, or server CPU per request where the reference run "
+                     "saturated the client core.\n")
+        parts.append(_md_table(RATIO_COLUMNS, _ratio_rows(document)))
+    if document["memory"]:
+        parts.append(f"## Memory: peak RSS while one client streams {s['stream_bytes'] // 2**20} MiB\n")
+        rows = [[x["server"], x["kind"], _num(x["peak_rss_mib"], 1),
+                 "—" if x["met"] is None else ("yes" if x["met"] else "NO")] for x in document["memory"]]
+        limit = document["memory"][0]["limit_mib"]
+        parts.append(_md_table(("server", "kind", "peak RSS MiB", f"< {limit} MiB"), rows))
+    if document["scaling"]:
+        parts.append(f"## Scaling: 10 clients ping-pong beside {s['idle_scaling']} idle connections\n")
+        rows = [[x["server"], _num(x["requests_per_s"]), _num(x["requests_per_s_idle"]),
+                 _num(x["ratio"], 2) + "x", f"{x['idle_open']}/{s['idle_scaling']}",
+                 str(x["idle_failed"]), str(x["idle_dropped"])] for x in document["scaling"]]
+        parts.append(_md_table(("server", "req/s alone", "req/s beside idle", "ratio", "idle served",
+                                "idle refused", "idle dropped"), rows))
+    for scenario in document["scenarios"]:
+        rows = [_row(r) for r in document["results"] if r["scenario"] == scenario["id"]]
+        if rows:
+            parts.append(f"## {scenario['title']} (`{scenario['id']}`, {scenario['tool']})\n")
+            parts.append(_md_table(COLUMNS, rows))
+    skipped = [x for x in document["servers"] if x["status"] != "ok"]
+    if skipped:
+        parts.append("## Skipped servers\n")
+        parts.append("".join(f"- {x['id']} ({x['group']}): {x['status']}: {x['reason']}\n" for x in skipped))
+    return "\n".join(parts)
+
+
+def print_tables(document: dict) -> None:
+    """The tables on stdout (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=140)
+    for scenario in document["scenarios"]:
+        results = [r for r in document["results"] if r["scenario"] == scenario["id"]]
+        if not results:
+            continue
+        table = Table(title=f"{scenario['title']} [{scenario['id']}]", title_justify="left")
+        for column in COLUMNS:
+            table.add_column(column, justify="left" if column == "server" else "right")
+        for result in results:
+            table.add_row(*_row(result))
+        console.print(table)
+    if document["ratios"]:
+        table = Table(title="Ratios against the targets", title_justify="left")
+        for column in RATIO_COLUMNS:
+            table.add_column(column)
+        for row in _ratio_rows(document):
+            table.add_row(*row)
+        console.print(table)
+    if document["memory"]:
+        table = Table(title="Peak RSS while streaming", title_justify="left")
+        for column in ("server", "peak RSS MiB", "under limit"):
+            table.add_column(column)
+        for x in document["memory"]:
+            table.add_row(x["server"], _num(x["peak_rss_mib"], 1),
+                          "—" if x["met"] is None else ("yes" if x["met"] else "NO"))
+        console.print(table)
+
+
+@contextlib.contextmanager
+def progress(disabled: bool = False) -> Iterator:
+    """A rich progress bar on stderr (a no-op stand-in when disabled)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), disable=disabled) as bar:
+        yield bar
+
+
+# -- charts ------------------------------------------------------------------------------------
+
+def _bars(ax, document: dict, scenarios: list[str], metric: str, labels: list[str]) -> None:
+    servers = []
+    for result in document["results"]:
+        if result["scenario"] in scenarios and result["server"] not in servers and result["median"]:
+            servers.append(result["server"])
+    width = 0.8 / max(len(scenarios), 1)
+    for i, (scenario, label) in enumerate(zip(scenarios, labels, strict=True)):
+        values = []
+        for server in servers:
+            median = _median(document, scenario, server)
+            values.append(median[metric] if median and median[metric] is not None else 0)
+        ax.barh([y + i * width for y in range(len(servers))], values, height=width, label=label)
+    ax.set_yticks([y + width * (len(scenarios) - 1) / 2 for y in range(len(servers))], servers, fontsize=8)
+    ax.invert_yaxis()
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    if len(scenarios) > 1:
+        ax.legend(fontsize=7, loc="lower right")
+
+
+def charts(document: dict, out: Path) -> list[Path]:
+    """Small PNG bar charts, one per group; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    present = {r["scenario"] for r in document["results"] if r["median"]}
+    written = []
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        path = out / name
+        fig.savefig(path, dpi=72)
+        plt.close(fig)
+        written.append(path)
+
+    def chart(name: str, title: str, scenarios: list[tuple[str, str]], metric: str, xlabel: str) -> None:
+        chosen = [(s, label) for s, label in scenarios if s in present]
+        if not chosen:
+            return
+        fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * _count(document, [s for s, _ in chosen])
+                                        * max(1, len(chosen)) ** 0.5))
+        _bars(ax, document, [s for s, _ in chosen], metric, [label for _, label in chosen])
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=8)
+        save(fig, name)
+
+    chart("echo.png", "echo ping-pong (requests/s, higher is better)",
+          [("echo-1k-c10", "1 KiB c=10"), ("echo-1k-c100", "1 KiB c=100"), ("echo-64k-c10", "64 KiB c=10"),
+           ("echo-64k-c100", "64 KiB c=100")], "requests_per_s", "requests/s")
+    chart("multiport.png", "multiport tagged lines (requests/s)",
+          [("multiport-1k-c10", "1 KiB c=10"), ("multiport-1k-c100", "1 KiB c=100")], "requests_per_s",
+          "requests/s")
+    chart("urlecho.png", "urlecho (requests/s, higher is better)",
+          [("urlecho-keepalive-c50", "keep-alive c=50"), ("urlecho-close-c50", "close per request c=50"),
+           ("urlecho-keepalive-c50-idle100", "keep-alive c=50 + idle")], "requests_per_s", "requests/s")
+    chart("scaling.png", "10 clients alone vs beside idle connections (requests/s)",
+          [("scaling-c10", "alone"), ("scaling-c10-idle", "beside idle")], "requests_per_s", "requests/s")
+    if "echo-stream" in present:
+        n = _count(document, ["echo-stream"])
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 0.8 + 0.3 * n), sharey=True)
+        _bars(left, document, ["echo-stream"], "mib_per_s", ["MiB/s"])
+        left.set_title("one connection streaming (MiB/s)", fontsize=9)
+        _bars(right, document, ["echo-stream"], "server_peak_rss_mib", ["peak RSS"])
+        right.axvline(64, color="red", linestyle="--", linewidth=1)
+        right.set_title("server peak RSS (MiB, limit 64)", fontsize=9)
+        save(fig, "stream.png")
+    ratios = [r for r in document["ratios"] if r["target"] is not None and r["headline"] is not None]
+    if ratios:
+        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * len(ratios)))
+        ys = range(len(ratios))
+        colours = ["tab:green" if r["met"] else "tab:red" for r in ratios]
+        ax.barh(list(ys), [r["headline"] for r in ratios], color=colours)
+        ax.scatter([r["target"] for r in ratios], list(ys), marker="|", s=300, color="black", label="target")
+        ax.set_yticks(list(ys), [r["title"] for r in ratios], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title("headline ratios against the targets (black mark)", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        save(fig, "targets.png")
+    return written
+
+
+def _count(document: dict, scenarios: list[str]) -> int:
+    return len({r["server"] for r in document["results"] if r["scenario"] in scenarios and r["median"]})

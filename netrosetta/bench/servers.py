@@ -1,0 +1,298 @@
+"""The servers the benchmark measures: our implementations and the references, launched alike.
+
+Every server is a process on the server core that tells us it listens — our implementations and the
+reference scripts print READY (the launch contract), nginx is probed until it accepts — and that we
+read from /proc while it runs: CPU time from /proc/PID/stat, peak RSS from /proc/PID/status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance.harness import ServerError, parse_ready, read_ready
+
+REPO = Path(__file__).resolve().parent.parent.parent
+REFERENCES = Path(__file__).resolve().parent / "references"
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
+RSS_POLL = 0.02  # seconds between /proc readings during a run
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server to measure: an implementation (maybe with a --loop) or a reference."""
+
+    id: str
+    kind: str  # "implementation" or "reference"
+    behaviour: str
+    label: str
+    argv: tuple[str, ...] = ()
+    package: str | None = None  # implementations: missing until impl_X/BEHAVIOUR.py exists
+    program: str | None = None  # references: the executable they need
+    apt_package: str | None = None  # how the benchmark's set-up installs that executable
+    nginx: bool = False
+
+    def missing(self) -> str | None:
+        """Why this server cannot run here, or None."""
+        if self.package and not (REPO / self.package / f"{self.behaviour}.py").exists():
+            return f"{self.package}/{self.behaviour}.py is not written yet"
+        if self.program and find_program(self.program) is None:
+            return f"{self.program} is not installed (apt-get install -y {self.apt_package})"
+        return None
+
+
+def find_program(name: str) -> str | None:
+    """shutil.which, plus /usr/sbin (where Debian puts nginx, often not on a user's PATH)."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+
+
+def ensure_program(name: str, apt_package: str) -> str | None:
+    """Install a missing program with apt-get when we may (root, apt present); return why not."""
+    if find_program(name):
+        return None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return f"{name} is missing and cannot be installed here (needs root and apt-get)"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", apt_package]):
+        done = subprocess.run(command, env=env, check=False, timeout=600, **quiet)
+        if done.returncode != 0:
+            return f"apt-get install {apt_package} failed: {done.stderr.decode(errors='replace')[-200:]}"
+    return None if find_program(name) else f"{name} still missing after installing {apt_package}"
+
+
+def _ours(impl: str, behaviour: str, loop: str | None = None) -> Target:
+    extra = ("--loop", loop) if loop else ()
+    return Target(
+        id=f"{impl}-{loop}" if loop else impl, kind="implementation", behaviour=behaviour,
+        label=f"impl_{impl}" + (f" --loop {loop}" if loop else ""),
+        argv=(sys.executable, "-m", f"impl_{impl}", behaviour, *extra, "--quiet"),
+        package=f"impl_{impl}",
+    )
+
+
+def _python_ref(id_: str, behaviour: str, label: str, script: str, *extra: str) -> Target:
+    return Target(id=id_, kind="reference", behaviour=behaviour, label=label,
+                  argv=(sys.executable, str(REFERENCES / script), *extra))
+
+
+def _node_ref(id_: str, behaviour: str, label: str, script: str) -> Target:
+    return Target(id=id_, kind="reference", behaviour=behaviour, label=label,
+                  argv=("node", str(REFERENCES / script)), program="node", apt_package="nodejs")
+
+
+IMPLEMENTATIONS = ("raw", "twisted", "tornado")
+RAW_LOOPS = ("select", "poll", "epoll")
+
+
+def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
+    """Our implementations of one behaviour (scaling also runs each raw --loop)."""
+    if behaviour == "scaling":
+        targets = []
+        for impl in impls:
+            targets.append(_ours(impl, "echo"))
+            if impl == "raw":
+                targets += [_ours("raw", "echo", loop) for loop in RAW_LOOPS]
+        return targets
+    return [_ours(impl, behaviour) for impl in impls]
+
+
+def references(behaviour: str) -> list[Target]:
+    """The reference servers for one behaviour (none for multiport: no stock example exists)."""
+    if behaviour in ("echo", "scaling"):
+        refs = [
+            _python_ref("uvloop", "echo", "asyncio Protocol on uvloop", "uvloop_echo.py"),
+            _python_ref("asyncio", "echo", "asyncio Protocol (stdlib loop)", "uvloop_echo.py",
+                        "--loop", "asyncio"),
+            _node_ref("node-net", "echo", "Node.js net", "node_echo.js"),
+            _python_ref("twisted-echoserv", "echo", "Twisted echoserv.py", "twisted_echoserv.py"),
+            _python_ref("tornado-tcpecho", "echo", "Tornado demos/tcpecho", "tornado_tcpecho.py"),
+        ]
+        return refs if behaviour == "echo" else refs[:1]
+    if behaviour == "urlecho":
+        return [
+            Target(id="nginx", kind="reference", behaviour="urlecho", label="nginx return 200 $request_uri",
+                   program="nginx", apt_package="nginx-light", nginx=True),
+            _node_ref("node-http", "urlecho", "Node.js http", "node_http.js"),
+            _python_ref("twisted-web", "urlecho", "bare twisted.web Resource", "twisted_web.py"),
+            _python_ref("tornado-web", "urlecho", "bare tornado.web handler", "tornado_web.py"),
+        ]
+    return []
+
+
+# -- running a server -------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_accepting(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerError(f"exited with status {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise ServerError(f"not accepting on port {port} within {timeout:.0f}s")
+
+
+@dataclass
+class Running:
+    """A server process we started, pinned to the server core."""
+
+    target: Target
+    proc: subprocess.Popen
+    ports: list[int]
+    stderr_file: object
+    workdir: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_tail(self, size: int = 1500) -> str:
+        self.stderr_file.flush()
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode("utf-8", "replace")[-size:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.stderr_file.close()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start(target: Target, core: int | None, ports: int = 1) -> Running:
+    """Launch a server on ``core`` and wait until it listens; ServerError (with stderr) if it does not."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
+    stderr_file = tempfile.TemporaryFile()
+    workdir = None
+    if target.nginx:
+        workdir = tempfile.mkdtemp(prefix="netrosetta-nginx-")
+        port_numbers = [_free_port()]
+        template = (REFERENCES / "nginx.conf.template").read_text()
+        config = template.replace("{port}", str(port_numbers[0])).replace("{prefix}", workdir)
+        Path(workdir, "nginx.conf").write_text(config)
+        nginx = find_program("nginx") or "nginx"
+        argv = [nginx, "-p", workdir, "-c", f"{workdir}/nginx.conf", "-e", "stderr"]
+    else:
+        argv = list(target.argv)
+        if target.program:
+            argv[0] = find_program(target.program) or target.program
+        if target.behaviour == "multiport":
+            argv += ["--ports", ",".join(["0"] * ports)]
+        else:
+            argv += ["--port", "0"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file,
+                            cwd=REPO, env=env, preexec_fn=pin)
+    running = Running(target, proc, [], stderr_file, workdir)
+    try:
+        if target.nginx:
+            _wait_accepting(port_numbers[0], proc, READY_TIMEOUT)
+            running.ports = port_numbers
+        else:
+            running.ports = [port for _, port in parse_ready(read_ready(proc, READY_TIMEOUT))]
+    except ServerError as error:
+        tail = running.stderr_tail()
+        running.stop()
+        raise ServerError(f"{error}; command: {' '.join(argv)}; stderr: {tail.strip()[-600:]}") from None
+    return running
+
+
+# -- /proc readings ---------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process, all its threads: nanoseconds from each task's schedstat when the kernel
+    has it (a short run needs better than /proc/PID/stat's 10 ms ticks), else user + system ticks."""
+    try:
+        total = 0
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError):  # a thread that just exited
+                total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = text[text.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Monitor:
+    """Polls a server's RSS during a run; reports its CPU time and peak RSS over the run."""
+
+    pid: int
+    cpu_start: float = 0.0
+    peak_kib: int = 0
+    hwm_reset: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Monitor:
+        # Writing 5 to clear_refs resets VmHWM (the kernel's own peak), so it covers this run only.
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            self.hwm_reset = True
+        except OSError:
+            self.hwm_reset = False
+        self.cpu_start = cpu_seconds(self.pid)
+        self.peak_kib = _status_kib(self.pid, "VmRSS")
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.wait(RSS_POLL):
+            try:
+                self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmRSS"))
+            except OSError:
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        try:
+            self.cpu = cpu_seconds(self.pid) - self.cpu_start
+            self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmRSS"))
+            if self.hwm_reset:
+                self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmHWM"))
+        except OSError:
+            self.cpu = float("nan")

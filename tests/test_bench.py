@@ -1,0 +1,121 @@
+"""A tiny `netrosetta bench` (a few hundred requests per scenario): the schema, and clean figures.
+
+Speed is never asserted here (the machine is shared); what must hold on any machine is that the
+bench runs every implementation that exists, reports the missing ones as skipped, writes the JSON
+its readers rely on, and that no client saw an error.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BEHAVIOUR_FILES = {"echo": "echo", "multiport": "multiport", "urlecho": "urlecho", "scaling": "echo"}
+
+FIGURE_KEYS = {
+    "tool": str, "requests": int, "seconds": float, "requests_per_s": float, "mib_per_s": float,
+    "latency_p50_ms": float, "latency_p90_ms": float, "latency_p99_ms": float, "latency_max_ms": float,
+    "errors": int, "error_kinds": dict, "server_cpu_s": float, "server_cpu_us_per_request": float,
+    "server_peak_rss_mib": float, "client_cpu_s": float, "client_cpu_share": float,
+    "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int,
+}
+
+
+def _check_type(where: str, value: object, kind: type) -> None:
+    if kind is float:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        assert number, f"{where}: {value!r} is not a number"
+    else:
+        assert isinstance(value, kind), f"{where}: {value!r} is not {kind.__name__}"
+
+
+def _check_figures(where: str, figures: dict) -> None:
+    assert set(figures) == set(FIGURE_KEYS), f"{where}: keys {sorted(set(figures) ^ set(FIGURE_KEYS))} differ"
+    for key, kind in FIGURE_KEYS.items():
+        if figures[key] is None and key.startswith(("latency_", "server_cpu_us")):
+            continue
+        _check_type(f"{where}.{key}", figures[key], kind)
+
+
+@pytest.fixture(scope="module")
+def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, "-m", "netrosetta.cli", "bench", "--tiny", "--no-references", "--no-progress",
+         "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, (f"bench exited {done.returncode}\nstdout:\n{done.stdout}"
+                                  f"\nstderr:\n{done.stderr}")
+    return json.loads((out / "bench.json").read_text()), out, done
+
+
+@pytest.mark.timeout(300)
+def test_bench_schema(tiny_bench: tuple) -> None:
+    """bench.json carries every documented field, with the documented types."""
+    document, out, _ = tiny_bench
+    assert document["schema"] == "netrosetta-bench/1"
+    assert document["mode"] == "tiny"
+    for key in ("started", "finished", "machine", "settings", "tools", "servers", "scenarios", "results",
+                "ratios", "memory", "scaling", "wall_s"):
+        assert key in document, f"bench.json lacks {key!r}"
+    assert document["tools"]["loadgen"]["ok"] is True
+    assert {"cpu", "cores", "server_core", "client_core", "pinned"} <= set(document["machine"])
+    scenario_ids = {s["id"] for s in document["scenarios"]}
+    assert {s["group"] for s in document["scenarios"]} == {"echo", "multiport", "urlecho", "scaling"}
+    for scenario in document["scenarios"]:
+        assert scenario["metric"] in ("requests_per_s", "mib_per_s")
+    for server in document["servers"]:
+        assert server["kind"] in ("implementation", "reference")
+        assert server["status"] in ("ok", "skipped", "failed")
+        assert (server["reason"] is None) == (server["status"] == "ok"), server
+    for result in document["results"]:
+        assert result["scenario"] in scenario_ids
+        assert result["status"] in ("ok", "error", "skipped")
+        for i, figures in enumerate(result["runs"]):
+            _check_figures(f"{result['scenario']}/{result['server']} run {i}", figures)
+        if result["median"] is not None:
+            _check_figures(f"{result['scenario']}/{result['server']} median", result["median"])
+    for entry in document["memory"]:
+        assert entry["limit_mib"] == 64 and entry["met"] in (True, False, None)
+    assert (out / "bench.md").read_text().count("|") > 10
+    assert list(out.glob("*.png")), "no chart written"
+
+
+@pytest.mark.timeout(300)
+def test_bench_every_implementation_has_clean_figures(tiny_bench: tuple) -> None:
+    """Every implementation that exists produced figures with zero client errors; a missing one is skipped."""
+    document, _, done = tiny_bench
+    servers = {(s["group"], s["id"]): s for s in document["servers"]}
+    measured = 0
+    for result in document["results"]:
+        group = next(s["group"] for s in document["scenarios"] if s["id"] == result["scenario"])
+        server = servers[(group, result["server"])]
+        impl = result["server"].split("-")[0]
+        exists = (REPO / f"impl_{impl}" / f"{BEHAVIOUR_FILES[group]}.py").exists()
+        if not exists:
+            assert result["status"] == "skipped" and "not written yet" in result["reason"], result
+            continue
+        assert server["status"] == "ok", f"{server['id']} did not start: {server['reason']}"
+        assert result["status"] == "ok", f"{result['scenario']} on {result['server']}: {result['reason']}"
+        median = result["median"]
+        assert median["errors"] == 0, f"{result['scenario']} on {result['server']}: {median['error_kinds']}"
+        assert median["requests"] > 0 and median["requests_per_s"] > 0
+        assert median["server_peak_rss_mib"] > 0
+        measured += 1
+    assert measured >= 4, f"only {measured} results measured\n{done.stdout[-3000:]}"
+    assert "requests_per_s" not in done.stdout  # the table shows labels, not JSON keys
+    assert "req/s" in done.stdout
+
+
+def test_bench_bad_command_line() -> None:
+    """A bad option is one line on stderr and exit status 2."""
+    done = subprocess.run([sys.executable, "-m", "netrosetta.cli", "bench", "--impl", "nope"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "unknown implementation" in done.stderr
