@@ -1,0 +1,299 @@
+"""Clauses M (port-tagged line echo on several ports) of SPEC.md, checked from outside through sockets.
+
+The suite launches multiport with three ephemeral ports (``--ports 0,0,0``).
+"""
+
+import random
+import selectors
+import socket
+import time
+
+import pytest
+
+from conformance.clients import KIB, MIB, Stream, fill, pump
+from conformance.harness import IO_TIMEOUT, failure
+
+pytestmark = pytest.mark.behaviour("multiport")
+
+MAX_LINE = 64 * KIB
+
+
+def tag(port: int) -> bytes:
+    return b"%d " % port
+
+
+def answers(port: int, lines: list[bytes]) -> bytes:
+    """What the server owes for ``lines`` on ``port``: each line tagged, one per LF."""
+    return b"".join(tag(port) + line + b"\n" for line in lines)
+
+
+def talk(server, index: int, chunks: list[bytes], expect: bytes, shut_wr: bool = False) -> tuple[bytes, bool]:
+    """Send ``chunks`` on a new connection to the index-th port; read ``expect``'s length (or to EOF)."""
+    with server.connect(index) as sock:
+        return pump(sock, chunks, expect=len(expect), shut_wr=shut_wr)
+
+
+def test_M1_listens_on_every_port(server):
+    """The server listens on every port of --ports: each port in the READY line accepts connections
+    and answers."""
+    for index, port in enumerate(server.ports):
+        got, _ = talk(server, index, [b"hello\n"], tag(port) + b"hello\n")
+        assert got.endswith(b" hello\n"), failure("M1 every port answers", f"b'hello\\n' to port {port}",
+                                                  b"<port> hello\n", got)
+
+
+def test_M2_one_thread_serves_every_port(server):
+    """One process and one thread serve every port (Threads: 1 in /proc/PID/status while clients are
+    connected on every port)."""
+    socks = [server.connect(index) for index in range(len(server.ports))]
+    try:
+        for index, sock in enumerate(socks):
+            expect = tag(server.ports[index]) + b"ping\n"
+            got, _ = pump(sock, [b"ping\n"], expect=len(expect))
+            assert got == expect, failure("M2 every port served", b"ping\n", expect, got)
+        threads = server.threads()
+    finally:
+        for sock in socks:
+            sock.close()
+    assert threads == 1, failure("M2 one thread serves every port",
+                                 f"one client on each of {len(socks)} ports", "Threads: 1",
+                                 f"Threads: {threads}")
+
+
+@pytest.mark.smoke
+def test_M3_tagged_line(server):
+    """Each line received, ending in LF, is answered with `<port> <line>\\n`."""
+    port = server.ports[0]
+    lines = [b"hello", b"", b"two  spaces ", b"\x00\xff\xfe binary \x7f", b"\xc3\xa9t\xc3\xa9", b"\t"]
+    sent = b"".join(line + b"\n" for line in lines)
+    expect = answers(port, lines)
+    got, _ = talk(server, 0, [sent], expect)
+    assert got == expect, failure("M3 each line answered with '<port> <line>\\n'", sent, expect, got)
+
+
+def test_M4_tag_is_accepting_port(server):
+    """`<port>` is the local port that accepted that connection, on each of the ports."""
+    for index, port in enumerate(server.ports):
+        expect = answers(port, [b"which port?"])
+        got, _ = talk(server, index, [b"which port?\n"], expect)
+        assert got == expect, failure(f"M4 tag is the accepting port ({port})",
+                                      f"b'which port?\\n' to port {port}", expect, got)
+
+
+def test_M5_cr_before_lf_dropped(server):
+    """A CR just before the LF is dropped from the line; any other CR is part of the line."""
+    port = server.ports[0]
+    cases = [(b"crlf\r\n", b"crlf"), (b"two\r\r\n", b"two\r"), (b"\rlead\n", b"\rlead"),
+             (b"mid\rdle\n", b"mid\rdle"), (b"\r\n", b""), (b"plain\n", b"plain")]
+    sent = b"".join(raw for raw, _ in cases)
+    expect = answers(port, [line for _, line in cases])
+    got, _ = talk(server, 0, [sent], expect)
+    assert got == expect, failure("M5 only the CR just before LF is dropped", sent, expect, got)
+
+
+def test_M6_split_and_packed_segments(server):
+    """Lines may arrive split across TCP segments (down to one byte at a time) or packed several to a
+    segment; each is answered once, in order."""
+    port = server.ports[0]
+    rng = random.Random(6)
+    lines = [b"line %d %s" % (i, b"x" * rng.randrange(0, 3000)) for i in range(200)]
+    stream = b"".join(line + b"\r\n" if i % 3 == 0 else line + b"\n" for i, line in enumerate(lines))
+    chunks, offset = [], 0
+    while offset < len(stream):
+        size = rng.choice([1, 1, 1, 2, 5, 17, 1000, 5000, 20_000])
+        chunks.append(stream[offset:offset + size])
+        offset += size
+    expect = answers(port, lines)
+    byte_at_a_time = [bytes([b]) for b in b"one byte at a time\r\n"]
+    want = answers(port, [b"one byte at a time"]) + expect
+    got, _ = talk(server, 0, [*byte_at_a_time, *chunks], want)
+    assert got == want, failure("M6 split or packed, each line answered once, in order",
+                                f"{len(lines) + 1} lines in {len(chunks) + len(byte_at_a_time)} writes",
+                                f"{len(want)} bytes of answers", f"{len(got)} bytes, equal prefix="
+                                f"{got == want[:len(got)]}")
+
+
+@pytest.mark.smoke
+def test_M7_unterminated_tail_at_eof(server):
+    """A final line without LF at EOF is answered too, then the connection is closed."""
+    port = server.ports[0]
+    for sent, lines in ((b"first\nlast words", [b"first", b"last words"]), (b"only", [b"only"])):
+        expect = answers(port, lines)
+        got, closed = talk(server, 0, [sent], expect, shut_wr=True)
+        assert (got, closed) == (expect, True), failure("M7 unterminated tail answered at EOF, then closed",
+                                                        sent + b" then SHUT_WR", (expect, "closed"),
+                                                        (got, "closed" if closed else "open"))
+
+
+def test_M8_line_too_long(server):
+    """A line longer than 64 KiB is answered with `<port> ERROR line too long\\n`, then the connection
+    is closed; lines before it are answered first."""
+    port = server.ports[0]
+    error = tag(port) + b"ERROR line too long\n"
+    cases = [
+        ("64 KiB + 1 then LF", b"x" * (MAX_LINE + 1) + b"\nafter\n"),
+        ("64 KiB + 1 then CRLF", b"x" * (MAX_LINE + 1) + b"\r\nafter\n"),
+        ("1 MiB, no LF at all", b"y" * MIB),
+    ]
+    expect = answers(port, [b"ok"]) + error
+    for label, long in cases:
+        # The client never closes: the server must answer, then close by itself.
+        with server.connect(0) as sock:
+            got, closed = pump(sock, [b"ok\n" + long])
+        assert (got, closed) == (expect, True), failure(
+            "M8 a line over 64 KiB gets the ERROR answer, then the server closes",
+            f"b'ok\\n' + {label}", (expect, "closed by the server"),
+            (got, "closed" if closed else "still open"))
+
+
+def test_M9_exactly_64_kib(server):
+    """A line of exactly 64 KiB is served like any other."""
+    port = server.ports[0]
+    line = bytes(random.Random(9).choice(b"abcdefgh") for _ in range(MAX_LINE))
+    for ending in (b"\n", b"\r\n"):
+        expect = answers(port, [line, b"next"])
+        got, _ = talk(server, 0, [line + ending + b"next\n"], expect)
+        assert got == expect, failure("M9 a line of exactly 64 KiB is served",
+                                      f"64 KiB line + {ending!r} + b'next\\n'",
+                                      f"{len(expect)} bytes: the line tagged, then next",
+                                      f"{len(got)} bytes: {got[:20]!r}...{got[-30:]!r}")
+    expect = answers(port, [line])
+    got, closed = talk(server, 0, [line], expect, shut_wr=True)
+    assert (got, closed) == (expect, True), failure("M9 an unterminated 64 KiB tail is served at EOF",
+                                                    "64 KiB, then SHUT_WR", f"{len(expect)} bytes, closed",
+                                                    f"{len(got)} bytes {got[:30]!r}, closed={closed}")
+
+
+def _read_line(sock: socket.socket, timeout: float = IO_TIMEOUT) -> bytes:
+    """Read up to and including the first LF (bounded wait)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not data.endswith(b"\n") and time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            byte = sock.recv(1)
+        except TimeoutError:
+            break
+        if not byte:
+            break
+        data += byte
+    return data
+
+
+def test_M10_ports_interleave(server):
+    """Clients on different ports interleave freely: a partial line on one port holds up no answer on
+    another."""
+    socks = [server.connect(index) for index in range(len(server.ports))]
+    try:
+        ports = server.ports
+        socks[0].sendall(b"the start of a line on port 0, ")
+        for round_ in range(3):
+            for index in (1, 2):
+                socks[index].sendall(b"round %d\n" % round_)
+                expect = tag(ports[index]) + b"round %d\n" % round_
+                got = _read_line(socks[index])
+                assert got == expect, failure("M10 a partial line on one port holds up no other port",
+                                              f"partial line on {ports[0]}, then a line on {ports[index]}",
+                                              expect, got)
+        socks[0].sendall(b"and its end\n")
+        expect = tag(ports[0]) + b"the start of a line on port 0, and its end\n"
+        got = _read_line(socks[0])
+        assert got == expect, failure("M10 the partial line completes on its own port",
+                                      b"... and its end\n", expect, got)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_M11_nothing_crosses_connections(server):
+    """Nothing crosses between connections: each connection's answers hold exactly its own lines, even
+    when clients on the same port interleave partial lines."""
+    port = server.ports[0]
+    a, b = server.connect(0), server.connect(0)
+    try:
+        a.sendall(b"aaa-")
+        b.sendall(b"bbb-")
+        a.sendall(b"AAA")
+        b.sendall(b"BBB\n")
+        got_b = _read_line(b)
+        a.sendall(b"\n")
+        got_a = _read_line(a)
+        for sock in (a, b):
+            sock.shutdown(socket.SHUT_WR)
+        rest_a, _ = pump(a, [], shut_wr=False, expect=None, timeout=IO_TIMEOUT)
+        rest_b, _ = pump(b, [], shut_wr=False, expect=None, timeout=IO_TIMEOUT)
+    finally:
+        a.close()
+        b.close()
+    want = (tag(port) + b"aaa-AAA\n", b"", tag(port) + b"bbb-BBB\n", b"")
+    assert (got_a, rest_a, got_b, rest_b) == want, failure(
+        "M11 each connection gets exactly its own lines", "a: 'aaa-' 'AAA' '\\n'; b: 'bbb-' 'BBB\\n'",
+        want, (got_a, rest_a, got_b, rest_b))
+
+
+def test_M12_backpressure(fresh_server):
+    """Backpressure: a client that sends 128 MiB of lines without reading the answers leaves the
+    server's memory flat (RSS under 64 MiB above its level before), and every answer comes back in
+    order once the client reads."""
+    server = fresh_server(ports=1)
+    total, bound, size = 128 * MIB, 64 * MIB, 1000
+    port_tag = tag(server.port)
+
+    def line(index: int) -> bytes:
+        return b"%010d " % index + b"m" * (size - 12) + b"\n"
+
+    lines = Stream(line, size)
+    answers_stream = Stream(lambda index: port_tag + line(index), size + len(port_tag))
+    expected_total = total // size * (size + len(port_tag))
+    total = total // size * size  # whole lines only
+    with server.connect() as sock:
+        pump(sock, [b"warm-up\n"], expect=len(port_tag) + 8)
+        baseline = server.rss_bytes()
+        pushed = fill(sock, lines, total, idle=1.0)
+        peak = server.rss_bytes()
+        assert peak - baseline < bound, failure(
+            "M12 backpressure: memory stays flat while the client does not read",
+            f"{pushed} bytes of lines without reading", f"RSS under baseline + {bound // MIB} MiB",
+            f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
+        sock.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        chunk = memoryview(b"")
+        received, next_sample = 0, 0
+        last_progress = time.monotonic()
+        try:
+            while received < expected_total and time.monotonic() - last_progress < IO_TIMEOUT:
+                if lines.write_offset >= total and not chunk:
+                    selector.modify(sock, selectors.EVENT_READ)
+                for _, mask in selector.select(0.5):
+                    if mask & selectors.EVENT_READ:
+                        try:
+                            data = sock.recv(MIB)
+                        except BlockingIOError:
+                            data = None
+                        if data == b"":
+                            last_progress = 0.0  # closed early
+                            break
+                        if data:
+                            answers_stream.check(data)
+                            received += len(data)
+                            last_progress = time.monotonic()
+                    if mask & selectors.EVENT_WRITE and (chunk or lines.write_offset < total):
+                        if not chunk:
+                            chunk = memoryview(lines.next(min(MIB, total - lines.write_offset)))
+                        try:
+                            chunk = chunk[sock.send(chunk):]
+                        except BlockingIOError:
+                            pass
+                if received >= next_sample:
+                    peak = max(peak, server.rss_bytes())
+                    next_sample = received + 16 * MIB
+        finally:
+            selector.close()
+    assert (received, answers_stream.mismatch) == (expected_total, None), failure(
+        "M12 backpressure: every answer comes back in order once the client reads",
+        f"{total // size} lines ({total // MIB} MiB)", f"{expected_total} bytes of answers in order",
+        f"{received} bytes, first mismatch at offset {answers_stream.mismatch}")
+    assert peak - baseline < bound, failure(
+        "M12 backpressure: memory stays flat", f"{total // MIB} MiB of lines through one connection",
+        f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
