@@ -58,7 +58,17 @@ def derive(document: dict, targets: list, rss_limit: float, client_bound: float)
             "idle_open": idle["idle_open"] if idle else None,
             "idle_failed": idle["idle_failed"] if idle else None,
             "idle_dropped": idle["idle_dropped"] if idle else None,
+            "over": _over(document, server),
         })
+
+
+def _over(document: dict, server: str) -> dict | None:
+    result = _result(document, "scaling-c10-idle-over", server)
+    if not result or not result["median"]:
+        return None
+    m = result["median"]
+    return {"requests_per_s": m["requests_per_s"], "errors": m["errors"], "idle_open": m["idle_open"],
+            "idle_failed": m["idle_failed"]}
 
 
 def _ratio(document: dict, rid: str, title: str, scenario: str, ref_scenario: str, ours: str,
@@ -99,15 +109,22 @@ COLUMNS = ("server", "req/s", "MiB/s", "p50 ms", "p99 ms", "CPU µs/req", "peak 
            "errors")
 
 
-def _row(result: dict) -> list[str]:
+def _row(result: dict, stream: bool = False) -> list[str]:
     if result["status"] == "skipped":
-        return [result["server"], "skipped: " + (result["reason"] or ""), "", "", "", "", "", "", ""]
+        return [result["server"], "skipped", "", "", "", "", "", "", result["reason"] or ""]
     m = result["median"]
     if not m:
-        return [result["server"], "error: " + (result["reason"] or ""), "", "", "", "", "", "", ""]
+        return [result["server"], "error", "", "", "", "", "", "", result["reason"] or ""]
+    if stream:  # one "request" of N MiB: the rate is MiB/s, the CPU cost is per MiB
+        mib = m["mib_per_s"] * m["seconds"]
+        rate, latency = "—", ("—", "—")
+        cpu = _num(m["server_cpu_s"] / mib * 1e6 if mib else None, 0) + " /MiB"
+    else:
+        rate = _num(m["requests_per_s"])
+        latency = (_num(m["latency_p50_ms"], 2), _num(m["latency_p99_ms"], 2))
+        cpu = _num(m["server_cpu_us_per_request"], 1)
     return [
-        result["server"], _num(m["requests_per_s"]), _num(m["mib_per_s"], 1), _num(m["latency_p50_ms"], 2),
-        _num(m["latency_p99_ms"], 2), _num(m["server_cpu_us_per_request"], 1),
+        result["server"], rate, _num(m["mib_per_s"], 1), *latency, cpu,
         _num(m["server_peak_rss_mib"], 1), f"{m['client_cpu_share'] * 100:.0f}%",
         str(m["errors"]) + (f" ({result['reason']})" if m["errors"] and result["reason"] else ""),
     ]
@@ -162,8 +179,15 @@ def markdown(document: dict) -> str:
                  str(x["idle_failed"]), str(x["idle_dropped"])] for x in document["scaling"]]
         parts.append(_md_table(("server", "req/s alone", "req/s beside idle", "ratio", "idle served",
                                 "idle refused", "idle dropped"), rows))
+        over = [x for x in document["scaling"] if x["over"]]
+        if over:
+            parts.append(f"Beyond select's FD_SETSIZE: {s['idle_over']} idle connections, then 10 clients:\n")
+            rows = [[x["server"], f"{x['over']['idle_open']}/{s['idle_over']}", str(x["over"]["idle_failed"]),
+                     _num(x["over"]["requests_per_s"]), str(x["over"]["errors"])] for x in over]
+            parts.append(_md_table(("server", "idle served", "idle refused", "req/s", "client errors"), rows))
     for scenario in document["scenarios"]:
-        rows = [_row(r) for r in document["results"] if r["scenario"] == scenario["id"]]
+        stream = scenario["metric"] == "mib_per_s"
+        rows = [_row(r, stream) for r in document["results"] if r["scenario"] == scenario["id"]]
         if rows:
             parts.append(f"## {scenario['title']} (`{scenario['id']}`, {scenario['tool']})\n")
             parts.append(_md_table(COLUMNS, rows))
@@ -188,7 +212,7 @@ def print_tables(document: dict) -> None:
         for column in COLUMNS:
             table.add_column(column, justify="left" if column == "server" else "right")
         for result in results:
-            table.add_row(*_row(result))
+            table.add_row(*_row(result, scenario["metric"] == "mib_per_s"))
         console.print(table)
     if document["ratios"]:
         table = Table(title="Ratios against the targets", title_justify="left")
