@@ -88,7 +88,9 @@ MAX_CHUNK_DIGITS = 16
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 # method SP request-target SP HTTP-version; the target is visible ASCII only, so a raw space, a
 # control byte or a byte >= 0x80 in it fails the match.
-REQUEST_LINE = re.compile(_TOKEN + rb"{1,%d} ([\x21-\x7e]+) HTTP/([0-9]{1,3})\.([0-9]{1,3})" % MAX_METHOD)
+REQUEST_LINE = re.compile(
+    rb"(" + _TOKEN + rb"{1,%d}) ([\x21-\x7e]+) (HTTP/([0-9]{1,3})\.([0-9]{1,3}))" % MAX_METHOD
+)
 # What a request line may look like before its CRLF has arrived: anything that cannot grow into a
 # valid line is refused at once (garbage, TLS handshake bytes, a lowercase version).
 _PARTIAL_VERSION = rb"(?:H(?:T(?:T(?:P(?:/(?:[0-9]{1,3}(?:\.[0-9]{0,3})?)?)?)?)?)?)?"
@@ -271,32 +273,34 @@ class RequestParser:
             raise Refused(414, f"request target over {self.max_target} bytes")
         raise Refused(400, "malformed request line")
 
-    def _request_line(self, buffer: bytes, position: int, line_end: int) -> re.Match[bytes]:
+    def _request_line(self, buffer: bytes, position: int, line_end: int) -> tuple[bytes, ...]:
+        """Check a complete request line; return (method, target, version, major, minor)."""
         match = REQUEST_LINE.fullmatch(buffer, position, line_end)
         if match is None:
             self._refuse_request_line(buffer[position:line_end], complete=True)
-        target = match.group(1)
+        parts = match.groups()
+        method, target = parts[0], parts[1]
         if len(target) > self.max_target:
             raise Refused(414, f"request target over {self.max_target} bytes")
-        if match.group(2) != b"1":
+        if parts[3] != b"1" and int(parts[3]) != 1:
             raise Refused(505, "only HTTP/1.x is served")
-        if buffer.startswith(b"CONNECT ", position):
+        if method == b"CONNECT":
             raise Refused(405, "CONNECT is not served: this is not a proxy")
         if target[0] != 47:  # b"/": origin-form, the common case
             if target == b"*":
-                if not buffer.startswith(b"OPTIONS ", position):
+                if method != b"OPTIONS":
                     raise Refused(400, "'*' is only a target for OPTIONS")
             elif ABSOLUTE_FORM.match(target) is None:
                 raise Refused(400, "target is neither origin-form nor absolute-form")
-        return match
+        return parts
 
     def _head(self, buffer: bytes, position: int, head_end: int, events: list[Event]) -> int:
         """Check a complete head, emit its Request, and set up reading its body."""
         line_end = buffer.find(_CRLF, position)
-        match = self._request_line(buffer, position, line_end)
-        if head_end + 2 - (line_end + 2) > self.max_header_bytes:
+        method, target, version, _, minor = self._request_line(buffer, position, line_end)
+        if head_end - line_end > self.max_header_bytes:
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
-        http11 = match.group(3) != b"0"
+        http11 = minor != b"0" and int(minor) > 0
         headers: list[tuple[str, str]] = []
         host = content_length = transfer_encoding = connection = expect = None
         hosts = 0
@@ -305,8 +309,8 @@ class RequestParser:
                 field = HEADER_LINE.fullmatch(line)
                 if field is None:
                     raise Refused(400, _header_fault(line))
-                name = field.group(1)
-                value = field.group(2).strip(b" \t")
+                name, value = field.groups()
+                value = value.strip(b" \t")
                 lower = name.lower()
                 if lower in _FRAMING:
                     if lower == b"host":
@@ -363,12 +367,8 @@ class RequestParser:
         self._keep_alive = keep_alive
         expect_continue = (http11 and expect is not None and expect.lower() == b"100-continue"
                            and (chunked or length > 0))
-        events.append(Request(
-            buffer[position:match.start(1) - 1].decode("ascii"),
-            match.group(1).decode("ascii"),
-            buffer[match.start(1) + len(match.group(1)) + 1:line_end].decode("ascii"),
-            headers, keep_alive, expect_continue,
-        ))
+        events.append(Request(method.decode("ascii"), target.decode("ascii"), version.decode("ascii"),
+                              headers, keep_alive, expect_continue))
         if chunked:
             self._body_size = 0
             self.state = CHUNK_SIZE_LINE

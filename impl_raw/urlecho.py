@@ -91,6 +91,7 @@ class UrlEchoConnection:
         self.outgoing = bytearray()
         self.request: Request | None = None
         self.reading = True
+        self.writing = False
         self.closing = False  # no more requests: close once everything owed is sent
         self.eof = False  # the client half-closed: nothing more will arrive
         self.closed = False
@@ -242,10 +243,17 @@ class UrlEchoConnection:
                 self.close()
                 return
             del self.outgoing[:sent]
+            if sent and not self.reading:
+                # Paused for a client that reads slowly: it is alive while it takes our bytes.
+                self.deadline = time.monotonic() + self.config.idle_timeout
         if self.outgoing:
+            self.writing = True
             self.loop.add_writer(self.sock, self.flush)
             return
-        self.loop.remove_writer(self.sock)
+        if self.writing:
+            # Write interest only while output is pending, or the loop would spin.
+            self.writing = False
+            self.loop.remove_writer(self.sock)
         if self.closing:
             self.linger()
         elif not self.reading and len(self.outgoing) < LOW_WATER:
