@@ -128,6 +128,7 @@ class Client:
         ``method`` is the method of the request this answers (HEAD's answer has no body).
         """
         deadline = time.monotonic() + timeout
+        start = len(self.received) - len(self.buffer)
         conn = h11.Connection(h11.CLIENT)
         conn.send(h11.Request(method="HEAD" if method == "HEAD" else "GET", target="/",
                               headers=[("Host", "suite")]))
@@ -142,6 +143,9 @@ class Client:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as error:
+                if self.eof and len(self.received) == start:
+                    what = "reset" if self.reset else "closed"
+                    raise NoResponse(self._why(f"connection {what} before any response")) from None
                 raise NoResponse(self._why(f"not valid HTTP/1.1 ({error})")) from None
             if event is h11.NEED_DATA:
                 if self._fill(deadline):

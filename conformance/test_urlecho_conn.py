@@ -1,0 +1,264 @@
+"""Clauses U17-U19 of SPEC.md (URL echo: connections, timeouts, load), from outside.
+
+The timeout tests run against a server started with short timeouts (about 1 s) and allow a
+generous margin on top, because the machine is shared; they never sleep to synchronise, only to be
+slow on purpose, the way a slowloris client is.
+"""
+
+import resource
+import select
+import socket
+import struct
+import time
+
+import pytest
+
+from conformance.harness import failure
+from conformance.http_client import (
+    Client,
+    NoResponse,
+    answer_of,
+    check_date,
+    check_length,
+    request,
+)
+
+pytestmark = pytest.mark.behaviour("urlecho")
+
+HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT = 1.0, 1.0, 3.0
+TIMEOUTS = ("--header-timeout", "1", "--body-timeout", "1", "--idle-timeout", "3")
+MARGIN = 3.0  # on top of a timeout, for a loaded machine
+TRICKLE = 0.3  # seconds between the bytes of a slow client
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP reset instead of a FIN (SO_LINGER with a zero timeout)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _served(client: Client, requirement: str, method: str = "GET", timeout: float = 10.0):
+    try:
+        return client.response(method, timeout=timeout)
+    except NoResponse as error:
+        raise AssertionError(failure(requirement, client.sent, "a complete response", str(error))) from None
+
+
+@pytest.mark.smoke
+def test_U17_1_half_close(server):
+    """A client that half-closes right after a complete request still gets its whole response; then the
+    server closes."""
+    requirement = "U17.1 half-close after a complete request: the response, then EOF"
+    for batch in ([request("GET", "/half")], [request("GET", "/half"), request("POST", "/closed",
+                                                headers=[("Content-Length", "2")], body=b"ok")]):
+        raw = b"".join(batch)
+        with Client.connect(server) as client:
+            client.send(raw)
+            client.sock.shutdown(socket.SHUT_WR)
+            got = [_served(client, requirement).body for _ in batch]
+            closed, extra = client.closes()
+        assert got == [b"/half", b"/closed"][:len(batch)] and closed and not extra, failure(
+            requirement, raw + b" then SHUT_WR", "every answer, then EOF",
+            f"{got}, closed={closed}, {extra!r}")
+
+
+def test_U17_2_vanishing_clients(server):
+    """A client that vanishes mid-request (close or reset, in the request line, headers or body)
+    disturbs nobody."""
+    requirement = "U17.2 clients vanishing mid-request disturb nobody"
+    partials = [b"GE", b"GET /x HTTP/1.1\r\nHost: su",
+                request("POST", "/x", headers=[("Content-Length", "1000")], body=b"0123456789"),
+                request("POST", "/x", headers=[("Transfer-Encoding", "chunked")], body=b"5\r\nhe"),
+                request("GET", "/" + "w" * 8000) * 50]  # answers it will never read
+    with Client.connect(server) as good:
+        for number, partial in enumerate(partials * 2):
+            sock = server.connect()
+            sock.sendall(partial)
+            if number % 2:
+                _reset(sock)
+            else:
+                sock.close()
+            raw = request("GET", f"/still-here/{number}")
+            good.send(raw)
+            response = _served(good, requirement)
+            assert (response.status, response.body) == (200, f"/still-here/{number}".encode()), failure(
+                requirement, f"{partial[:60]!r} then vanish; then on another connection {raw!r}",
+                "200 on the other connection", response.summary())
+
+
+def test_U17_3_error_responses_close(server):
+    """Every error response carries Connection: close, Date and an exact Content-Length, and the server
+    closes after sending all of it."""
+    requirement = "U17.3 error response: Connection: close, Date, Content-Length, whole, then close"
+    cases = [(b"GET / HTTP/1.1\r\n\r\n", 400), (request("GET", "/" + "l" * 9000), 414),
+             (request("GET", "/", headers=[("X-Big", "h" * 20000)]), 431),
+             (request("POST", "/", headers=[("Content-Length", "2000000")]), 413),
+             (request("GET", "/", "HTTP/2.0"), 505),
+             (request("POST", "/", headers=[("Transfer-Encoding", "gzip")]), 501),
+             (request("CONNECT", "example.com:443"), 405),
+             # Unread bytes pile up behind the bad request: the answer must still arrive whole.
+             (b"GET /a b HTTP/1.1\r\nHost: suite\r\n\r\n" + b"junk" * 65536, 400)]
+    for raw, status in cases:
+        response, client = answer_of(server, raw, requirement)
+        with client:
+            closed, extra = client.closes()
+        problems = [why for why in (check_date(response), check_length(response)) if why]
+        if "close" not in response.tokens("connection"):
+            problems.append("no Connection: close")
+        if response.status != status:
+            problems.append(f"status {response.status}")
+        if not closed or extra:
+            problems.append(f"closed={closed}, after it: {extra[:80]!r}")
+        expected = f"{status} with Connection: close, Date, Content-Length; EOF"
+        assert not problems, failure(requirement, raw, expected,
+                                     f"{'; '.join(problems)} in {response.summary()}")
+
+
+def _trickle(client: Client, data: bytes, limit: float) -> float:
+    """Send ``data`` a byte every TRICKLE seconds until the server answers or closes (or ``limit``
+    passes); the seconds from the first byte to the server's reaction."""
+    start = time.monotonic()
+    for byte in data:
+        if not client.send(bytes([byte])):
+            break
+        readable, _, _ = select.select([client.sock], [], [], TRICKLE)
+        if readable or time.monotonic() - start > limit:
+            break
+    return time.monotonic() - start
+
+
+@pytest.mark.smoke
+@pytest.mark.server_args(*TIMEOUTS)
+def test_U18_1_header_deadline(server):
+    """--header-timeout is an absolute deadline from a request's first byte to the end of its headers,
+    not reset by each byte: a slowloris client gets 408, then close."""
+    requirement = "U18.1 slowloris: 408 and close within --header-timeout (1 s) + margin"
+    slow = request("GET", "/slow")[:-2] + b"X-Slow: " + b"s" * 40  # the headers never end
+    for first in (b"", request("GET", "/first")):  # a fresh connection, then a kept-alive one
+        with Client.connect(server) as client:
+            if first:
+                client.send(first)
+                _served(client, requirement)
+            elapsed = _trickle(client, slow, HEADER_TIMEOUT + MARGIN + 1)
+            sent = first + slow[:len(client.sent) - len(first)] + b" (a byte every 0.3 s)"
+            try:
+                response = client.response(timeout=1)
+            except NoResponse as error:
+                raise AssertionError(failure(requirement, sent, "408, then close",
+                                             f"after {elapsed:.1f}s: {error}")) from None
+            closed, extra = client.closes(timeout=2)
+        got = f"after {elapsed:.1f}s: {response.summary()}; closed={closed}"
+        assert response.status == 408 and closed and not extra, failure(
+            requirement, sent, "408, then close", got)
+        assert 0.5 < elapsed <= HEADER_TIMEOUT + MARGIN, failure(
+            requirement, sent, f"cut 0.5 to {HEADER_TIMEOUT + MARGIN:.0f} s after the first byte", got)
+
+
+@pytest.mark.server_args(*TIMEOUTS)
+def test_U18_2_body_deadline(server):
+    """--body-timeout is an absolute deadline from the end of the headers to the end of the body: a body
+    that has not arrived in time ends the connection (a 408 first is allowed)."""
+    requirement = "U18.2 slow body: connection ended within --body-timeout (1 s) + margin"
+    head = request("POST", "/slow-body", headers=[("Content-Length", "100")])
+    with Client.connect(server) as client:
+        client.send(head)
+        elapsed = _trickle(client, b"b" * 100, BODY_TIMEOUT + MARGIN + 1)
+        try:
+            response = client.response("POST", timeout=2)
+        except NoResponse:
+            response = None
+        closed, extra = client.closes(timeout=2)
+    sent = head + b"... a body byte every 0.3 s"
+    got = f"after {elapsed:.1f}s: closed={closed}, received {client.received[:200]!r}"
+    assert closed and elapsed <= BODY_TIMEOUT + MARGIN, failure(
+        requirement, sent, f"the connection ended within {BODY_TIMEOUT + MARGIN:.0f} s", got)
+    assert (response is None and not client.received) or (response and response.status == 408), failure(
+        requirement, sent, "nothing, or a 408", got)
+
+
+@pytest.mark.server_args(*TIMEOUTS)
+def test_U18_3_idle_deadline(server):
+    """--idle-timeout bounds how long a keep-alive connection waits for its next request; a connection
+    idle longer than --header-timeout but less than --idle-timeout is still served."""
+    requirement = "U18.3 idle keep-alive: served after 1.6 s, closed within --idle-timeout (3 s) + margin"
+    with Client.connect(server) as client:
+        client.send(request("GET", "/one"))
+        _served(client, requirement)
+        early = client.idle(HEADER_TIMEOUT + 0.6)  # longer than the header deadline, well under idle
+        assert not early and not client.eof, failure(
+            requirement, client.sent, "the connection still open after 1.6 s idle",
+            f"closed={client.eof}, received {early!r}")
+        client.send(request("GET", "/two"))
+        response = _served(client, requirement)
+        assert response.body == b"/two", failure(requirement, client.sent, "200 /two", response.summary())
+        start = time.monotonic()
+        closed, extra = client.closes(timeout=IDLE_TIMEOUT + MARGIN)
+        elapsed = time.monotonic() - start
+    got = f"closed={closed} after {elapsed:.1f}s, received after the answer: {extra[:200]!r}"
+    assert closed and elapsed >= HEADER_TIMEOUT + 0.5, failure(
+        requirement, client.sent, f"closed 1.5 to {IDLE_TIMEOUT + MARGIN:.0f} s after the answer", got)
+    assert not extra or extra.split(b" ", 2)[1:2] == [b"408"], failure(
+        requirement, client.sent, "closed without a response (or after a 408)", got)
+
+
+def _enough_files(count: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count), hard))
+
+
+def test_U19_1_thousand_keep_alive_connections(server):
+    """1,000 concurrent keep-alive connections are served: each gets its answer, and a second request on
+    each is served too."""
+    requirement = "U19.1 1,000 concurrent keep-alive connections served, twice each"
+    count = 1000
+    _enough_files(count + 200)
+    clients = []
+    try:
+        for _ in range(count):
+            clients.append(Client.connect(server, timeout=30))
+        deadline = time.monotonic() + 60
+        for round_ in ("a", "b"):
+            for number, client in enumerate(clients):
+                client.send(request("GET", f"/{round_}/{number}"))
+            for number, client in enumerate(clients):
+                target = f"/{round_}/{number}".encode()
+                response = _served(client, requirement, timeout=max(1.0, deadline - time.monotonic()))
+                assert (response.status, response.body) == (200, target), failure(
+                    requirement, client.sent, f"200 {target!r}", response.summary())
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_U19_2_malformed_flood(server):
+    """While a flood of malformed requests arrives on other connections, well-formed requests keep being
+    served, each within a few seconds."""
+    requirement = "U19.2 good requests served during a flood of malformed ones"
+    bad = [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200), b"GET /a b HTTP/1.1\r\n\r\n",
+           b"\x00" * 100 + b"\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n",
+           b"GET / HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n",
+           request("POST", "/", headers=[("Content-Length", "3"), ("Transfer-Encoding", "chunked")]),
+           b"GET /" + b"f" * 9000 + b" HTTP/1.1\r\n\r\n"]
+    flood: list[socket.socket] = []
+    try:
+        with Client.connect(server) as good:
+            for number in range(420):
+                sock = server.connect()
+                try:
+                    sock.sendall(bad[number % len(bad)])
+                except OSError:
+                    pass  # already answered and closed: fine
+                flood.append(sock)
+                if len(flood) > 100:
+                    flood.pop(0).close()
+                if number % 30 == 0:
+                    target = f"/good/{number}"
+                    good.send(request("GET", target))
+                    response = _served(good, requirement, timeout=5)
+                    assert (response.status, response.body) == (200, target.encode()), failure(
+                        requirement, f"{number} malformed requests, then GET {target}", f"200 {target}",
+                        response.summary())
+    finally:
+        for sock in flood:
+            sock.close()
