@@ -137,9 +137,11 @@ def render_matrix(matrix: Matrix) -> str:
     groups = [(impl, list(vs)) for impl, vs in by_impl]
     top = '<tr><th rowspan="2">clause</th>' + "".join(
         f'<th colspan="{len(vs)}" class="impl">{escape(impl)}</th>' for impl, vs in groups) + "</tr>"
-    second = "<tr>" + "".join(
-        f'<th class="variant">{escape(v["id"].removeprefix(impl + "-") if v["id"] != impl else "default")}'
-        "</th>" for impl, vs in groups for v in vs) + "</tr>"
+    def short(variant_id: str, impl: str) -> str:
+        return "default" if variant_id == impl else variant_id.removeprefix(impl + "-")
+
+    second = "<tr>" + "".join(f'<th class="variant"><span>{escape(short(v["id"], impl))}</span></th>'
+                              for impl, vs in groups for v in vs) + "</tr>"
     notes: list[str] = []
     failures: list[str] = []
     rows = []
@@ -168,7 +170,8 @@ def render_matrix(matrix: Matrix) -> str:
         rows.append(f'<tr><th class="clause" title="{escape(clause["title"])}">{escape(cid)}'
                     f'<span class="ctitle">{escape(clause["title"])}</span></th>{"".join(cells)}</tr>')
     parts = [f'<section class="card" id="matrix">{title}',
-             f'<table class="matrix">{top}{second}{"".join(rows)}</table>',
+             f'<div class="scroll"><table class="matrix"><thead>{top}{second}</thead>'
+             f'<tbody>{"".join(rows)}</tbody></table></div>',
              '<p class="note">✓ pass · ✗ fail · ≈ documented divergence · – not written yet · n/a not '
              "served by that variant · <span>·</span> not run (extra loops run a smoke subset)"]
     if matrix.generated:
@@ -200,8 +203,15 @@ def render_bench(bench: Bench) -> str:
         parts.append(f"<h3>{escape(table['title'])}</h3>")
         if table["columns"]:
             head = "".join(f"<th>{escape(c)}</th>" for c in table["columns"])
-            body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
-                           for row in table["rows"])
+            rows = []
+            for row in table["rows"]:
+                if len(row) > 2 and all(v is None for v in row[1:-1]):
+                    # No figures (skipped, failed): say why across the row.
+                    rows.append(f"<tr><td>{_cell(row[0])}</td><td colspan=\"{len(row) - 1}\" "
+                                f'class="dim left">{_cell(row[-1])}</td></tr>')
+                else:
+                    rows.append("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
+            body = "".join(rows)
             parts.append(f'<table class="data num"><tr>{head}</tr>{body}</table>')
         if table["note"]:
             parts.append(f'<p class="note">{escape(table["note"])}</p>')
@@ -213,7 +223,8 @@ def render_columns(columns: list[Column]) -> str:
     """The aligned view: one row per section, one column per implementation."""
     out = [f'<main id="columns" class="grid" style="--n:{len(columns)}">']
     for column in columns:
-        state = "" if column.state == "ok" else f' <span class="badge {column.state}">{column.state}</span>'
+        badge = {"missing": "not written yet", "broken": "breaks the skeleton"}.get(column.state, "")
+        state = f' <span class="badge {column.state}">{badge}</span>' if badge else ""
         out.append(f'<div class="colhead" id="col-{column.impl}" data-impl="{column.impl}">'
                    f'<b>{column.impl}</b>{state} <code>{escape(column.path)}</code></div>')
     for number, (key, title) in enumerate(SECTIONS):
@@ -270,7 +281,8 @@ def render_diffs(columns: list[Column]) -> str:
             f'<section class="diff" data-a="{a.impl}" data-b="{b.impl}" hidden>'
             f'<p class="note">{escape(a.path)} → {escape(b.path)}: <span class="minus">−{removed}</span> '
             f'<span class="plus">+{added}</span> lines</p>'
-            f'<table class="difftable"><tr><th colspan="2">{escape(a.path)}</th>'
+            '<table class="difftable"><colgroup><col class="n"><col><col class="n"><col></colgroup>'
+            f'<tr><th colspan="2">{escape(a.path)}</th>'
             f'<th colspan="2">{escape(b.path)}</th></tr>{rows}</table></section>')
     out.append("</main>")
     return "".join(out)
@@ -325,7 +337,9 @@ code, pre, .variant { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Cons
 .facts { display: flex; flex-wrap: wrap; gap: 12px; padding: 8px 20px; align-items: flex-start; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; background: #fff;
         flex: 1 1 420px; max-width: 100%; overflow-x: auto; }
-#matrix { flex: 2 1 800px; } #bench { flex: 1 1 360px; }
+#matrix { flex: 1 1 780px; }
+.side { flex: 1 1 560px; display: flex; flex-direction: column; gap: 12px; min-width: 0; }
+.side .card { flex: none; }
 .card h2 { font-size: 15px; margin: 0 0 6px; }
 .card h3 { font-size: 13px; margin: 8px 0 4px; }
 .note, .dim { color: var(--dim); font-size: 12px; }
@@ -334,13 +348,20 @@ code, pre, .variant { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Cons
 table.data { border-collapse: collapse; font-size: 13px; }
 table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left;
                                vertical-align: top; }
-table.num td { text-align: right; }
+table.num td, table.num th { text-align: right; }
+table.num td:first-child, table.num th:first-child, table.num td.left { text-align: left; }
 table.matrix { border-collapse: collapse; font-size: 12px; }
-table.matrix th, table.matrix td { border: 1px solid var(--line); padding: 2px 5px; text-align: center; }
+.scroll { max-height: 480px; overflow: auto; }
+table.matrix th, table.matrix td { border: 1px solid var(--line); padding: 2px 4px; text-align: center;
+                                   min-width: 22px; }
+table.matrix thead th { position: sticky; background: #fff; z-index: 1; }
+table.matrix thead tr:first-child th { top: 0; height: 24px; }
+table.matrix thead tr + tr th { top: 24px; }
 table.matrix th.impl { background: var(--soft); }
-table.matrix th.variant { font-weight: normal; font-size: 11px; }
+table.matrix th.variant { font-weight: normal; font-size: 11px; vertical-align: bottom; }
+table.matrix th.variant span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; }
 table.matrix th.clause { text-align: left; white-space: nowrap; }
-.ctitle { display: inline-block; max-width: 18em; overflow: hidden; text-overflow: ellipsis;
+.ctitle { display: inline-block; max-width: 26em; overflow: hidden; text-overflow: ellipsis;
           vertical-align: bottom; font-weight: normal; color: var(--dim); margin-left: 6px; }
 .s-pass { background: #dafbe1; color: #116329; }
 .s-fail { background: #ffebe9; color: #82071e; font-weight: bold; }
@@ -374,7 +395,7 @@ table.difftable th { text-align: left; background: var(--soft); padding: 4px; }
 table.difftable td { padding: 0 6px; vertical-align: top; }
 table.difftable td.c { white-space: pre-wrap; overflow-wrap: anywhere; width: 50%; }
 table.difftable td.n { width: 4ch; color: #8c959f; text-align: right; }
-table.difftable col.n { width: 4ch; }
+table.difftable col.n { width: 5ch; }
 tr.del td:nth-child(2), tr.chg td:nth-child(2) { background: #ffebe9; }
 tr.ins td:nth-child(4), tr.chg td:nth-child(4) { background: #dafbe1; }
 tr.ins td:nth-child(2), tr.del td:nth-child(4) { background: #f6f8fa; }
@@ -404,7 +425,8 @@ def render_page(behaviour: str, columns: list[Column], matrix: Matrix, bench: Be
     """The page of one behaviour. ``behaviours``: the pages to link to (with --all)."""
     header = (f"<header><h1>netrosetta · {escape(behaviour)}<small>{escape(ABOUT.get(behaviour, ''))}"
               f"</small></h1>{_nav(behaviours, behaviour)}</header>")
-    facts = f'<div class="facts">{render_matrix(matrix)}{render_counts(columns)}{render_bench(bench)}</div>'
+    side = f'<div class="side">{render_counts(columns)}{render_bench(bench)}</div>'
+    facts = f'<div class="facts">{render_matrix(matrix)}{side}</div>'
     body = header + facts + _toolbar(columns) + render_columns(columns) + render_diffs(columns)
     return _document(f"netrosetta · {behaviour}", body, SCRIPT)
 

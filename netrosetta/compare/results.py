@@ -104,6 +104,69 @@ def _records(document: object) -> list[dict]:
     return []
 
 
+# (FIGURES key, column title) shown for each server of a scenario of netrosetta-bench/1.
+BENCH_FIGURES = (
+    ("requests_per_s", "requests/s"),
+    ("mib_per_s", "MiB/s"),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p99_ms", "p99 ms"),
+    ("server_cpu_us_per_request", "server CPU µs/request"),
+    ("server_peak_rss_mib", "peak RSS MiB"),
+    ("errors", "errors"),
+)
+
+
+def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
+    """One table per scenario of ``behaviour`` from a ``netrosetta-bench/1`` file, ratios last."""
+    servers = {s.get("id"): s for s in document.get("servers", []) if isinstance(s, dict)}
+    scenarios = [s for s in document.get("scenarios", [])
+                 if isinstance(s, dict) and s.get("group") == behaviour]
+    machine = document.get("machine") or {}
+    about = (f"{name}, {document.get('mode', '')} run, {document.get('started', '')}; "
+             f"{machine.get('cpu', '')}, {machine.get('cores', '')} cores. Medians of the runs; "
+             "compare ratios measured in one run, not absolute figures across runs.")
+    tables = []
+    for scenario in scenarios:
+        results = [r for r in document.get("results", [])
+                   if isinstance(r, dict) and r.get("scenario") == scenario.get("id")]
+        if not results:
+            continue
+        # The scenario's own metric first; the other throughput figure is the same one, rescaled.
+        metric = scenario.get("metric", "requests_per_s")
+        figures = sorted((f for f in BENCH_FIGURES if f[0] == metric
+                          or f[0] not in ("requests_per_s", "mib_per_s")), key=lambda f: f[0] != metric)
+        shown = [(key, title) for key, title in figures
+                 if any(isinstance(r.get("median"), dict) and r["median"].get(key) is not None
+                        for r in results)]
+        rows = []
+        for result in results:
+            server = servers.get(result.get("server"), {})
+            label = server.get("label") or result.get("server")
+            if result.get("kind") == "reference":
+                label = f"{label} (reference)"
+            median = result.get("median") if isinstance(result.get("median"), dict) else {}
+            status = result.get("status", "")
+            if status != "ok":
+                status = f"{status}: {result.get('reason') or ''}".rstrip(": ")
+            rows.append([label, *[median.get(key) for key, _ in shown], status])
+        tables.append({"title": f"{scenario.get('title') or scenario.get('id')}",
+                       "columns": ["server", *[title for _, title in shown], "status"],
+                       "rows": rows, "note": ""})
+    ids = {s.get("id") for s in scenarios}
+    ratios = [r for r in document.get("ratios", []) if isinstance(r, dict) and r.get("scenario") in ids]
+    if ratios:
+        rows = [[r.get("title") or r.get("id"), r.get("throughput_ratio"), r.get("cpu_ratio"),
+                 r.get("headline"), r.get("target"),
+                 {True: "met", False: "NOT met"}.get(r.get("met"), "—"), r.get("note") or ""]
+                for r in ratios]
+        tables.append({"title": "Against the references (ours / reference)",
+                       "columns": ["comparison", "throughput ratio", "CPU ratio", "headline", "target",
+                                   "", "note"], "rows": rows, "note": ""})
+    if tables:
+        tables[-1]["note"] = about
+    return tables
+
+
 def load_bench(directory: Path, behaviour: str) -> Bench:
     """The bench figures for ``behaviour`` from every ``*.json`` in ``directory``."""
     bench = Bench(str(directory))
@@ -117,6 +180,9 @@ def load_bench(directory: Path, behaviour: str) -> Bench:
         except (OSError, ValueError) as error:
             bench.tables.append({"title": path.name, "columns": [], "rows": [],
                                  "note": f"unreadable: {error}"})
+            continue
+        if isinstance(document, dict) and document.get("schema") == "netrosetta-bench/1":
+            bench.tables += _bench_v1(document, behaviour, path.name)
             continue
         mine = [r for r in _records(document) if r.get("behaviour") == behaviour]
         if not mine:
