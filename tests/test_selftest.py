@@ -1,0 +1,94 @@
+"""The suite's self-test: each deliberately broken server fails exactly the clauses it breaks.
+
+Every row of BROKEN names a script in tests/broken/, the behaviour it serves, and the set of clause
+ids its one flaw breaks. The row runs that behaviour's test file, conformance/test_<behaviour>.py,
+against the script through ``--server-cmd`` with ``--matrix-json``, and compares the clauses that
+failed with the expected set. Too few means the suite misses the flaw; too many means the broken
+server is broken beyond its flaw, or a test checks more than its own clause.
+
+To add a row (for instance one of the broken URL-echo servers):
+
+1. Write ``tests/broken/<name>.py``: stdlib only, following the launch contract (the suite runs
+   ``python tests/broken/<name>.py BEHAVIOUR --port 0 [options]``). ``tests/broken/_contract.py``
+   has the plumbing: ``parse_args`` (takes a hook to add options such as ``--header-timeout``),
+   ``listen``, ``ready``, ``stop_on_signals``, ``serve_asyncio``. Keep the server correct except for
+   its one flaw, and mark that spot with a ``# THE FLAW:`` comment.
+2. Add ``Broken("<name>.py", "<behaviour>", {"U8.2", ...})`` to BROKEN below (``workers=N`` if
+   its failing tests each sit out a long bounded wait: the inner run then uses N xdist workers).
+3. Run ``.venv/bin/pytest tests/test_selftest.py -k <name> -q``; on a mismatch the message lists
+   the unexpected clauses with their failure messages.
+
+Rows run in parallel under the outer ``-n``; each inner run is one pytest process on one file.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BROKEN_DIR = Path(__file__).resolve().parent / "broken"
+# One inner suite run; generous, the machine is shared. Each row takes seconds when healthy.
+RUN_TIMEOUT = 110
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A broken server, the behaviour it serves, and the clauses it must fail (and no others)."""
+
+    script: str
+    behaviour: str
+    fails: frozenset[str] | set[str]
+    # xdist workers for the inner run (0: none). Worth it only where failing tests sit out their
+    # bounded waits, as against a server that serves one client at a time.
+    workers: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.script.removesuffix(".py")
+
+
+BROKEN = [
+    Broken("echo_drops_half_close.py", "echo", {"E3"}),
+    Broken("echo_one_at_a_time.py", "echo", {"E4", "E5", "E6"}, workers=3),
+    Broken("echo_unbounded_buffer.py", "echo", {"E7"}),
+]
+
+
+def run_suite(broken: Broken, json_path: Path) -> tuple[subprocess.CompletedProcess, list]:
+    """Run conformance/test_<behaviour>.py against the broken server; return the run and its cells."""
+    command = [sys.executable, "-m", "pytest", f"conformance/test_{broken.behaviour}.py", "-q",
+               "-p", "no:cacheprovider", "-n", str(broken.workers), "--maxschedchunk", "1",
+               "--server-cmd", shlex.join([sys.executable, str(BROKEN_DIR / broken.script)]),
+               "--matrix-json", str(json_path)]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    cells = json.loads(json_path.read_text())["cells"] if json_path.exists() else []
+    return run, cells
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=lambda broken: broken.id)
+def test_broken_server_fails_exactly_its_clauses(broken: Broken, tmp_path: Path) -> None:
+    """The suite finds each flaw, and blames no clause the flaw does not break."""
+    script = BROKEN_DIR / broken.script
+    assert script.exists(), f"no such broken server: {script}"
+    run, cells = run_suite(broken, tmp_path / "cells.json")
+    tail = (run.stdout + run.stderr)[-3000:]
+    assert run.returncode in (0, 1), f"the suite itself did not run (status {run.returncode}):\n{tail}"
+    assert cells, f"no clause results recorded:\n{tail}"
+    assert all(cell["variant"] == "custom" for cell in cells)
+    not_run = {cell["clause"]: cell["status"] for cell in cells if cell["status"] not in ("pass", "fail")}
+    assert not not_run, f"clauses neither passed nor failed: {not_run}"
+    failed = {cell["clause"] for cell in cells if cell["status"] == "fail"}
+    expected = set(broken.fails)
+    unexpected = "".join(f"\n--- {cell['clause']} ({cell['test']}):\n{cell.get('message', '')[-1500:]}"
+                         for cell in cells if cell["clause"] in failed - expected)
+    assert failed == expected, (
+        f"{broken.script} should fail exactly {sorted(expected)}; it failed {sorted(failed)}"
+        f"\n  missed (passed although broken): {sorted(expected - failed)}"
+        f"\n  unexpected failures: {sorted(failed - expected)}{unexpected}")
