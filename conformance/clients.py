@@ -160,6 +160,7 @@ class Stream:
 
         self.make = make
         self.size = size
+        self._units: dict[int, memoryview] = {}  # the last few units made: reads are smaller than units
         self.write_offset = 0
         self.check_offset = 0
         self.mismatch: int | None = None
@@ -168,11 +169,19 @@ class Stream:
         pieces = []
         while size > 0:
             index, start = divmod(offset, self.size)
-            piece = self.make(index)[start:start + size]
+            piece = self._unit(index)[start:start + size]
             pieces.append(piece)
             offset += len(piece)
             size -= len(piece)
         return b"".join(pieces)
+
+    def _unit(self, index: int) -> memoryview:
+        unit = self._units.get(index)
+        if unit is None:
+            if len(self._units) >= 4:
+                del self._units[min(self._units)]
+            unit = self._units[index] = memoryview(self.make(index))
+        return unit
 
     def next(self, size: int) -> bytes:
         """The next ``size`` bytes to send."""

@@ -143,7 +143,7 @@ def test_E7_backpressure(fresh_server):
         baseline = server.rss_bytes()
         # Phase 1: push without reading. With backpressure the server stops reading after ~1 MiB
         # waits for us, the kernel buffers fill, and sending blocks long before `total`.
-        pushed = fill(sock, stream, total, idle=1.0)
+        pushed = fill(sock, stream, total, idle=0.5)
         peak = server.rss_bytes()
         assert peak - baseline < bound, failure(
             "E7 backpressure: memory stays flat while the client does not read",

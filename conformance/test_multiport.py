@@ -249,7 +249,7 @@ def test_M12_backpressure(fresh_server):
     with server.connect() as sock:
         pump(sock, [b"warm-up\n"], expect=len(port_tag) + 8)
         baseline = server.rss_bytes()
-        pushed = fill(sock, lines, total, idle=1.0)
+        pushed = fill(sock, lines, total, idle=0.5)
         peak = server.rss_bytes()
         assert peak - baseline < bound, failure(
             "M12 backpressure: memory stays flat while the client does not read",
