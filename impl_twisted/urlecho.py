@@ -285,10 +285,13 @@ class UrlEchoChannel(http.HTTPChannel):
         """A line that outgrew its limit, ended or not: the target or the header section is too long."""
         if self.in_head:
             self.refuse(431, b"header section over %d bytes" % self.config.max_header_bytes)
-        elif REQUEST_START.match(line) and line.count(b" ") == 1:
-            self.refuse(414, b"request target over %d bytes" % self.config.max_target)
         else:
-            self.refuse(400, b"malformed request line")
+            # LineReceiver passes the long line with whatever followed it: look at the line only.
+            parts = line.split(b"\n", 1)[0].split(b" ", 2)
+            if len(parts) >= 2 and len(parts[1]) > self.config.max_target:
+                self.refuse(414, b"request target over %d bytes" % self.config.max_target)
+            else:
+                self.refuse(400, b"malformed request line")
 
     def rawDataReceived(self, data: bytes) -> None:
         """Body bytes: HTTPChannel reads Content-Length bodies; chunked ones are read here."""
