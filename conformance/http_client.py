@@ -145,7 +145,7 @@ class Client:
             except h11.RemoteProtocolError as error:
                 if self.eof and len(self.received) == start:
                     what = "reset" if self.reset else "closed"
-                    raise NoResponse(self._why(f"connection {what} before any response")) from None
+                    raise NoResponse(self._why(f"connection {what} with no (further) response")) from None
                 raise NoResponse(self._why(f"not valid HTTP/1.1 ({error})")) from None
             if event is h11.NEED_DATA:
                 if self._fill(deadline):
