@@ -19,6 +19,7 @@ import pytest
 
 import netrosetta.compare as compare
 from netrosetta.compare.page import IMPLEMENTATIONS, collect
+from netrosetta.compare.results import load_bench, load_matrix
 from netrosetta.compare.sections import SECTIONS, ConventionError, find_sections
 
 REPO = Path(__file__).resolve().parent.parent
@@ -136,6 +137,60 @@ def test_the_real_files_follow_the_skeleton():
     for behaviour in BEHAVIOURS:
         for column in collect(REPO, behaviour):
             assert column.state in ("ok", "missing"), column.problem
+
+
+def test_matrix_keeps_the_behaviours_clauses_in_spec_order(tmp_path):
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps({
+        "variants": [{"id": "raw", "impl": "raw"}, {"id": "raw-poll", "impl": "raw"},
+                     {"id": "go", "impl": "go"}],
+        "clauses": [{"id": "E10", "title": "ten"}, {"id": "E2", "title": "two"}],
+        "cells": [
+            {"clause": "E2", "variant": "raw", "status": "pass", "test": "conformance/test_echo.py::t[raw]"},
+            {"clause": "E10", "variant": "raw-poll", "status": "divergence", "reason": "why",
+             "test": "conformance/test_echo.py::t[raw-poll]"},
+            {"clause": "U1", "variant": "raw", "status": "pass", "test": "test_urlecho.py::t[raw]"},
+            {"clause": "L1", "variant": "raw", "status": "pass", "test": "test_launch.py::t[raw]"},
+        ]}))
+    matrix = load_matrix(path, "echo")
+    assert not matrix.problem
+    assert [c["id"] for c in matrix.clauses] == ["E10", "E2"]  # SPEC.md's order, as the file lists it
+    assert [v["id"] for v in matrix.variants] == ["raw", "raw-poll"]  # only the variants that ran
+    assert matrix.cells[("E10", "raw-poll")]["reason"] == "why"
+    assert matrix.counts("raw") == {"pass": 1, "divergence": 1}
+    assert "has no results for multiport" in load_matrix(path, "multiport").problem
+    assert "not found" in load_matrix(tmp_path / "absent.json", "echo").problem
+    path.write_text("{not json")
+    assert "is not a conformance matrix" in load_matrix(path, "echo").problem
+
+
+def test_bench_figures_of_one_behaviour(tmp_path):
+    figures = {"requests_per_s": 1000.0, "mib_per_s": 1.0, "latency_p50_ms": 0.5, "errors": 0}
+    (tmp_path / "bench.json").write_text(json.dumps({
+        "schema": "netrosetta-bench/1", "mode": "quick", "started": "T", "machine": {"cpu": "C", "cores": 2},
+        "servers": [{"id": "raw", "label": "impl_raw", "kind": "implementation"},
+                    {"id": "nginx", "label": "nginx", "kind": "reference"}],
+        "scenarios": [
+            {"id": "u", "group": "urlecho", "title": "urlecho keep-alive", "metric": "requests_per_s"},
+            {"id": "e", "group": "echo", "title": "echo", "metric": "requests_per_s"}],
+        "results": [
+            {"scenario": "u", "server": "raw", "kind": "implementation", "status": "ok", "median": figures},
+            {"scenario": "u", "server": "nginx", "kind": "reference", "status": "skipped",
+             "reason": "nginx not installed", "median": None},
+            {"scenario": "e", "server": "raw", "kind": "implementation", "status": "ok", "median": figures}],
+        "ratios": [{"title": "raw vs nginx", "scenario": "u", "throughput_ratio": 0.5, "cpu_ratio": None,
+                    "headline": 0.5, "target": 0.25, "met": True, "note": ""}]}))
+    bench = load_bench(tmp_path, "urlecho")
+    assert not bench.problem
+    first, ratios = bench.tables
+    assert first["title"] == "urlecho keep-alive"
+    assert first["columns"] == ["server", "requests/s", "p50 ms", "errors", "status"]
+    assert first["rows"] == [["impl_raw", 1000.0, 0.5, 0, "ok"],
+                             ["nginx (reference)", None, None, None, "skipped: nginx not installed"]]
+    assert ratios["rows"][0][:6] == ["raw vs nginx", 0.5, None, 0.5, 0.25, "met"]
+    assert "quick run" in ratios["note"]
+    assert "no figures for multiport" in load_bench(tmp_path, "multiport").problem
+    assert "not found" in load_bench(tmp_path / "absent", "echo").problem
 
 
 @pytest.fixture
