@@ -85,28 +85,32 @@ MAX_CHUNK_DIGITS = 16
 
 # -- grammar (RFC 9112 and RFC 9110), as compiled patterns on bytes --------------------------
 
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+# The head is decoded once as latin-1 (every byte is one character, so no byte is lost or
+# invented) and checked with str patterns; bodies stay bytes.
 # method SP request-target SP HTTP-version; the target is visible ASCII only, so a raw space, a
 # control byte or a byte >= 0x80 in it fails the match.
-REQUEST_LINE = re.compile(
-    rb"(" + _TOKEN + rb"{1,%d}) ([\x21-\x7e]+) (HTTP/([0-9]{1,3})\.([0-9]{1,3}))" % MAX_METHOD
-)
+_METHOD = _TOKEN + f"{{1,{MAX_METHOD}}}"
+REQUEST_LINE = re.compile("(" + _METHOD + r") ([\x21-\x7e]+) (HTTP/([0-9]{1,3})\.([0-9]{1,3}))")
 # What a request line may look like before its CRLF has arrived: anything that cannot grow into a
 # valid line is refused at once (garbage, TLS handshake bytes, a lowercase version).
-_PARTIAL_VERSION = rb"(?:H(?:T(?:T(?:P(?:/(?:[0-9]{1,3}(?:\.[0-9]{0,3})?)?)?)?)?)?)?"
+_PARTIAL_VERSION = r"(?:H(?:T(?:T(?:P(?:/(?:[0-9]{1,3}(?:\.[0-9]{0,3})?)?)?)?)?)?)?"
 PARTIAL_REQUEST_LINE = re.compile(
-    _TOKEN + rb"{0,%d}(?: (?:[\x21-\x7e]+(?: %s)?)?)?\r?" % (MAX_METHOD, _PARTIAL_VERSION)
+    _TOKEN + f"{{0,{MAX_METHOD}}}" + r"(?: (?:[\x21-\x7e]+(?: " + _PARTIAL_VERSION + r")?)?)?\r?"
 )
 # field-name ":" OWS field-value OWS. No whitespace before the colon; a value holds no CTL but
-# HTAB (so no CR, LF or NUL). A line starting with whitespace (obs-fold) fails the name.
-HEADER_LINE = re.compile(rb"(" + _TOKEN + rb"+):([^\x00-\x08\x0a-\x1f\x7f]*)")
+# HTAB (so no CR, LF or NUL). A line starting with whitespace (obs-fold) fails the name. One match
+# checks every line of a section, so the hot path splits lines without checking each again.
+_FIELD_LINE = _TOKEN + r"+:[^\x00-\x08\x0a-\x1f\x7f]*"
+FIELD_LINES = re.compile("(?:" + _FIELD_LINE + "\r\n)*" + _FIELD_LINE)
+FIELD_LINE = re.compile(_FIELD_LINE)
 # Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
-ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://")
+ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
 # Host = uri-host [ ":" port ]: an IP-literal in brackets, or a name or IPv4 address (RFC 3986's
 # unreserved characters; it may be empty). Percent-escapes and sub-delims, legal in a reg-name but
 # never in a DNS name, are refused as nginx does.
-HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]*)(?::[0-9]*)?")
-DIGITS = re.compile(rb"[0-9]+")
+HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]*)(?::[0-9]*)?")
+DIGITS = re.compile(r"[0-9]+")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})[ \t]*(?:;[^\r\n]*)?" % MAX_CHUNK_DIGITS)
 
 _CRLF = b"\r\n"
@@ -142,6 +146,7 @@ class RequestParser:
         self._keep_alive = True
         # One empty line before a request line is ignored (RFC 9112, 2.2); this notes we did.
         self._skipped_crlf = False
+        self._valid_host: str | None = None
 
     # -- what the connection asks about its state (for timeouts) ---------------------------
 
@@ -250,45 +255,46 @@ class RequestParser:
         line_end = buffer.find(_CRLF, position)
         if line_end == -1:
             # Still inside the request line.
-            if PARTIAL_REQUEST_LINE.fullmatch(buffer, position) is None:
-                if buffer.find(b"\n", position) != -1:
+            line = buffer[position:].decode("latin-1")
+            if PARTIAL_REQUEST_LINE.fullmatch(line) is None:
+                if "\n" in line:
                     raise Refused(400, "bare LF in request line")
-                self._refuse_request_line(buffer[position:], complete=False)
+                self._refuse_request_line(line, complete=False)
             space = buffer.find(b" ", position)
             if space != -1:
                 target_end = buffer.find(b" ", space + 1)
                 if (len(buffer) if target_end == -1 else target_end) - space - 1 > self.max_target:
                     raise Refused(414, f"request target over {self.max_target} bytes")
             return
-        self._request_line(buffer, position, line_end)
+        self._request_line(buffer[position:line_end].decode("latin-1"))
         if _least_section(buffer, line_end + 2) > self.max_header_bytes:
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
         if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
             raise Refused(400, "bare LF in header section")
 
-    def _refuse_request_line(self, line: bytes, complete: bool) -> None:
+    def _refuse_request_line(self, line: str, complete: bool) -> None:
         """Raise the right refusal for a request line that does not match the grammar."""
-        parts = line.split(b" ")
+        parts = line.split(" ")
         if len(parts) >= 2 and len(parts[1]) > self.max_target and (complete or len(parts) == 2):
             raise Refused(414, f"request target over {self.max_target} bytes")
         raise Refused(400, "malformed request line")
 
-    def _request_line(self, buffer: bytes, position: int, line_end: int) -> tuple[bytes, ...]:
+    def _request_line(self, line: str) -> tuple[str, ...]:
         """Check a complete request line; return (method, target, version, major, minor)."""
-        match = REQUEST_LINE.fullmatch(buffer, position, line_end)
+        match = REQUEST_LINE.fullmatch(line)
         if match is None:
-            self._refuse_request_line(buffer[position:line_end], complete=True)
+            self._refuse_request_line(line, complete=True)
         parts = match.groups()
         method, target = parts[0], parts[1]
         if len(target) > self.max_target:
             raise Refused(414, f"request target over {self.max_target} bytes")
-        if parts[3] != b"1" and int(parts[3]) != 1:
+        if parts[3] != "1" and int(parts[3]) != 1:
             raise Refused(505, "only HTTP/1.x is served")
-        if method == b"CONNECT":
+        if method == "CONNECT":
             raise Refused(405, "CONNECT is not served: this is not a proxy")
-        if target[0] != 47:  # b"/": origin-form, the common case
-            if target == b"*":
-                if method != b"OPTIONS":
+        if target[0] != "/":  # origin-form is the common case
+            if target == "*":
+                if method != "OPTIONS":
                     raise Refused(400, "'*' is only a target for OPTIONS")
             elif ABSOLUTE_FORM.match(target) is None:
                 raise Refused(400, "target is neither origin-form nor absolute-form")
@@ -296,40 +302,44 @@ class RequestParser:
 
     def _head(self, buffer: bytes, position: int, head_end: int, events: list[Event]) -> int:
         """Check a complete head, emit its Request, and set up reading its body."""
-        line_end = buffer.find(_CRLF, position)
-        method, target, version, _, minor = self._request_line(buffer, position, line_end)
-        if head_end - line_end > self.max_header_bytes:
+        head = buffer[position:head_end].decode("latin-1")
+        line_end = head.find("\r\n")
+        if line_end == -1:
+            line_end = len(head)
+        method, target, version, _, minor = self._request_line(head[:line_end])
+        if len(head) - line_end > self.max_header_bytes:
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
-        http11 = minor != b"0" and int(minor) > 0
+        http11 = minor != "0" and int(minor) > 0
         headers: list[tuple[str, str]] = []
         host = content_length = transfer_encoding = connection = expect = None
         hosts = 0
-        if head_end > line_end:
-            for line in buffer[line_end + 2:head_end].split(_CRLF):
-                field = HEADER_LINE.fullmatch(line)
-                if field is None:
-                    raise Refused(400, _header_fault(line))
-                name, value = field.groups()
-                value = value.strip(b" \t")
+        if len(head) > line_end:
+            if FIELD_LINES.fullmatch(head, line_end + 2) is None:
+                raise Refused(400, _field_fault(head[line_end + 2:]))
+            for line in head[line_end + 2:].split("\r\n"):
+                name, _, value = line.partition(":")
+                value = value.strip(" \t")
+                headers.append((name, value))
                 lower = name.lower()
                 if lower in _FRAMING:
-                    if lower == b"host":
+                    if lower == "host":
                         host = value
                         hosts += 1
-                    elif lower == b"content-length":
-                        content_length = value if content_length is None else content_length + b"," + value
-                    elif lower == b"transfer-encoding":
+                    elif lower == "content-length":
+                        content_length = value if content_length is None else content_length + "," + value
+                    elif lower == "transfer-encoding":
                         transfer_encoding = (value if transfer_encoding is None
-                                             else transfer_encoding + b"," + value)
-                    elif lower == b"connection":
-                        connection = value if connection is None else connection + b"," + value
+                                             else transfer_encoding + "," + value)
+                    elif lower == "connection":
+                        connection = value if connection is None else connection + "," + value
                     else:
                         expect = value
-                headers.append((name.decode("latin-1"), value.decode("latin-1")))
         if hosts > 1 or (http11 and not hosts):
             raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
-        if host is not None and HOST.fullmatch(host) is None:
-            raise Refused(400, "Host is not host[:port]")
+        if host is not None and host != self._valid_host:
+            if HOST.fullmatch(host) is None:
+                raise Refused(400, "Host is not host[:port]")
+            self._valid_host = host  # a keep-alive client sends the same Host every time
 
         # Framing (RFC 9112, 6.1-6.3): exactly one way to know where the body ends.
         chunked = False
@@ -339,17 +349,17 @@ class RequestParser:
                 raise Refused(400, "both Content-Length and Transfer-Encoding")
             if not http11:
                 raise Refused(400, "Transfer-Encoding in an HTTP/1.0 request")
-            codings = [coding.split(b";", 1)[0].strip(b" \t").lower()
-                       for coding in transfer_encoding.split(b",")]
-            if b"chunked" in codings and (codings[-1] != b"chunked" or codings.count(b"chunked") > 1):
+            codings = [coding.split(";", 1)[0].strip(" \t").lower()
+                       for coding in transfer_encoding.split(",")]
+            if "chunked" in codings and (codings[-1] != "chunked" or codings.count("chunked") > 1):
                 raise Refused(400, "chunked is not the final transfer coding")
-            if any(coding != b"chunked" for coding in codings):
+            if any(coding != "chunked" for coding in codings):
                 if all(codings):
                     raise Refused(501, "only the chunked transfer coding is implemented")
                 raise Refused(400, "empty transfer coding")
             chunked = True
         elif content_length is not None:
-            values = {value.strip(b" \t") for value in content_length.split(b",")}
+            values = {value.strip(" \t") for value in content_length.split(",")}
             if len(values) != 1:
                 raise Refused(400, "differing Content-Length values")
             value = values.pop()
@@ -362,13 +372,12 @@ class RequestParser:
         if connection is None:
             keep_alive = http11
         else:
-            tokens = {token.strip(b" \t").lower() for token in connection.split(b",")}
-            keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
+            tokens = {token.strip(" \t").lower() for token in connection.split(",")}
+            keep_alive = "close" not in tokens and (http11 or "keep-alive" in tokens)
         self._keep_alive = keep_alive
-        expect_continue = (http11 and expect is not None and expect.lower() == b"100-continue"
+        expect_continue = (http11 and expect is not None and expect.lower() == "100-continue"
                            and (chunked or length > 0))
-        events.append(Request(method.decode("ascii"), target.decode("ascii"), version.decode("ascii"),
-                              headers, keep_alive, expect_continue))
+        events.append(Request(method, target, version, headers, keep_alive, expect_continue))
         if chunked:
             self._body_size = 0
             self.state = CHUNK_SIZE_LINE
@@ -376,7 +385,9 @@ class RequestParser:
             self._remaining = length
             self.state = BODY
         else:
-            self._end_of_message(events)
+            events.append(_END)
+            # A request that ends the connection ends the parsing too: what follows is never read.
+            self.state = HEAD if keep_alive else DONE
         return head_end + 4
 
     def _trailers(self, buffer: bytes, position: int, events: list[Event]) -> int:
@@ -393,14 +404,14 @@ class RequestParser:
             return position
         if trailers_end + 2 - position > self.max_header_bytes:
             raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
-        for line in buffer[position:trailers_end].split(_CRLF):
-            if HEADER_LINE.fullmatch(line) is None:
-                raise Refused(400, "bad trailer: " + _header_fault(line))
+        section = buffer[position:trailers_end].decode("latin-1")
+        if FIELD_LINES.fullmatch(section) is None:
+            raise Refused(400, "bad trailer: " + _field_fault(section))
         self._end_of_message(events)
         return trailers_end + 4
 
     def _end_of_message(self, events: list[Event]) -> None:
-        events.append(EndOfMessage())
+        events.append(_END)
         # A request that ends the connection ends the parsing too: what follows is never read.
         self.state = HEAD if self._keep_alive else DONE
 
@@ -418,22 +429,28 @@ def _least_section(buffer: bytes, start: int) -> int:
     return size + 1 if buffer.endswith(b"\r") else size + 2
 
 
-_FRAMING = frozenset((b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"))
+_FRAMING = frozenset(("host", "content-length", "transfer-encoding", "connection", "expect"))
+# EndOfMessage carries nothing, so one instance serves every request.
+_END = EndOfMessage()
 
 
-def _header_fault(line: bytes) -> str:
-    """Why a header line failed the grammar, for the 400's body (off the hot path)."""
-    if not line:
-        return "empty header line"
-    if line[:1] in (b" ", b"\t"):
-        return "obs-fold or whitespace before a header line"
-    name, colon, _ = line.partition(b":")
-    if not colon:
-        return "header line without a colon"
-    if not name:
-        return "empty header name"
-    if name != name.rstrip(b" \t"):
-        return "whitespace before the colon"
-    if re.fullmatch(_TOKEN + rb"+", name) is None:
-        return "header name is not a token"
-    return "control character (CR, LF, NUL...) in a header value"
+def _field_fault(section: str) -> str:
+    """Why a header (or trailer) section failed the grammar, for the 400's body (off the hot path)."""
+    for line in section.split("\r\n"):
+        if FIELD_LINE.fullmatch(line):
+            continue
+        if not line:
+            return "empty header line"
+        if line[0] in " \t":
+            return "obs-fold or whitespace before a header line"
+        name, colon, _ = line.partition(":")
+        if not colon:
+            return "header line without a colon"
+        if not name:
+            return "empty header name"
+        if name != name.rstrip(" \t"):
+            return "whitespace before the colon"
+        if re.fullmatch(_TOKEN + "+", name) is None:
+            return "header name is not a token"
+        return "control character (CR, LF, NUL...) in a header value"
+    return "malformed header section"
