@@ -216,6 +216,7 @@ def test_compare_page_with_a_broken_and_a_missing_file(fake_repo, tmp_path, caps
     page = (out / "echo.html").read_text()
     assert "impl_twisted/echo.py: no top-level serve() function" in page
     assert "impl_tornado/echo.py is not written yet" in page
+    assert page.count("<summary>the whole file</summary>") == 1  # the broken file can still be read
     assert "EchoRaw" in page and "no conformance results" in page and "no benchmark results" in page
 
 

@@ -233,7 +233,12 @@ def render_columns(columns: list[Column]) -> str:
             attrs = f'class="cell" data-impl="{column.impl}" data-section="{key}"'
             if column.state != "ok":
                 if number == 0:
-                    out.append(f'<div {attrs}><p class="{column.state}">{escape(column.problem)}</p></div>')
+                    whole = ""
+                    if column.lines:  # cannot be cut into sections, but can still be read
+                        whole = ('<details><summary>the whole file</summary>'
+                                 f"{_code(column, 1, len(column.lines))}</details>")
+                    out.append(f'<div {attrs}><p class="{column.state}">{escape(column.problem)}</p>'
+                               f"{whole}</div>")
                 else:
                     out.append(f'<div {attrs}><p class="dim">—</p></div>')
                 continue
