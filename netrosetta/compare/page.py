@@ -307,7 +307,7 @@ def _toolbar(columns: list[Column]) -> str:
             f'{select("a", 0)} <span>and</span> {select("b", 1)}</div>')
 
 
-SCRIPT = """
+SCRIPT = r"""
 const grid = document.getElementById('columns'), diff = document.getElementById('diff');
 const pickA = document.getElementById('diff-a'), pickB = document.getElementById('diff-b');
 function update() {
@@ -320,12 +320,22 @@ function update() {
     shown = shown || !section.hidden;
   }
   document.getElementById('diff-none').hidden = shown;
+  // The view in the address (#diff-raw-twisted), so a link can point at one diff.
+  try {
+    history.replaceState(null, '', asDiff ? `#diff-${pickA.value}-${pickB.value}` : location.pathname);
+  } catch (error) { /* some browsers refuse for file: pages; the view still works */ }
 }
 for (const input of document.querySelectorAll('input[name=view]')) input.addEventListener('change', update);
 for (const pick of [pickA, pickB]) pick.addEventListener('change', () => {
   document.querySelector('input[name=view][value=diff]').checked = true;
   update();
 });
+const linked = /^#diff-(\w+)-(\w+)$/.exec(location.hash);
+if (linked) {
+  pickA.value = linked[1];
+  pickB.value = linked[2];
+  document.querySelector('input[name=view][value=diff]').checked = true;
+}
 update();
 """
 
