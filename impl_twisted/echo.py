@@ -11,10 +11,6 @@ from zope.interface import implementer
 from impl_twisted import BACKLOG, IMPLEMENTATION, run_reactor
 from netrosetta.launch import Config, run
 
-# Backpressure: the transport stops reading from a client while this much waits to be sent to it,
-# and reads again once it has all been sent.
-HIGH_WATER = 1024 * 1024
-
 
 @implementer(IHalfCloseableProtocol)
 class EchoProtocol(Protocol):
@@ -22,9 +18,9 @@ class EchoProtocol(Protocol):
 
     def connectionMade(self) -> None:
         """Make the transport its own producer, so a client that does not read is not read from."""
-        # Backpressure: when more than bufferSize bytes wait to be sent, the transport pauses its
-        # producer (itself: it stops reading), and resumes it once its buffer has drained.
-        self.transport.bufferSize = HIGH_WATER
+        # Backpressure: when more than bufferSize bytes (64 KiB) wait to be sent, the transport
+        # pauses its producer (itself: it stops reading), and resumes it once its buffer drains.
+        # bufferSize is also the transport's read size, so it is left at Twisted's default.
         self.transport.registerProducer(self.transport, True)
 
     def dataReceived(self, data: bytes) -> None:

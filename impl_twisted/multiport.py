@@ -14,8 +14,6 @@ from netrosetta.launch import Config, run
 
 # A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
 MAX_LINE = 64 * 1024
-# Backpressure: the transport stops reading from a client while this much waits to be sent to it.
-HIGH_WATER = 1024 * 1024
 
 
 @implementer(IHalfCloseableProtocol)
@@ -33,7 +31,6 @@ class TaggedLineProtocol(LineOnlyReceiver):
         self.tag = b"%d " % self.transport.getHost().port
         self.partial = False  # is an unterminated line waiting in LineOnlyReceiver's buffer?
         self.eof = False
-        self.transport.bufferSize = HIGH_WATER
         self.transport.registerProducer(self.transport, True)
 
     def dataReceived(self, data: bytes) -> None:
