@@ -50,7 +50,8 @@ def test_M2_one_thread_serves_every_port(server):
         for index, sock in enumerate(socks):
             expect = tag(server.ports[index]) + b"ping\n"
             got, _ = pump(sock, [b"ping\n"], expect=len(expect))
-            assert got == expect, failure("M2 every port served", b"ping\n", expect, got)
+            # Which port the tag names is M4's clause; here only that every port answers.
+            assert got.endswith(b" ping\n"), failure("M2 every port served", b"ping\n", b"<port> ping\n", got)
         threads = server.threads()
     finally:
         for sock in socks:
@@ -117,7 +118,9 @@ def test_M6_split_and_packed_segments(server):
 def test_M7_unterminated_tail_at_eof(server):
     """A final line without LF at EOF is answered too, then the connection is closed."""
     port = server.ports[0]
-    for sent, lines in ((b"first\nlast words", [b"first", b"last words"]), (b"only", [b"only"])):
+    long_tail = bytes(random.Random(7).choice(b"abcdefgh") for _ in range(MAX_LINE))  # M9's longest line
+    for sent, lines in ((b"first\nlast words", [b"first", b"last words"]), (b"only", [b"only"]),
+                        (long_tail, [long_tail])):
         expect = answers(port, lines)
         got, closed = talk(server, 0, [sent], expect, shut_wr=True)
         assert (got, closed) == (expect, True), failure("M7 unterminated tail answered at EOF, then closed",
@@ -157,11 +160,7 @@ def test_M9_exactly_64_kib(server):
                                       f"64 KiB line + {ending!r} + b'next\\n'",
                                       f"{len(expect)} bytes: the line tagged, then next",
                                       f"{len(got)} bytes: {got[:20]!r}...{got[-30:]!r}")
-    expect = answers(port, [line])
-    got, closed = talk(server, 0, [line], expect, shut_wr=True)
-    assert (got, closed) == (expect, True), failure("M9 an unterminated 64 KiB tail is served at EOF",
-                                                    "64 KiB, then SHUT_WR", f"{len(expect)} bytes, closed",
-                                                    f"{len(got)} bytes {got[:30]!r}, closed={closed}")
+    # An unterminated 64 KiB tail at EOF is checked under M7, the clause for tails.
 
 
 def _read_line(sock: socket.socket, timeout: float = IO_TIMEOUT) -> bytes:
@@ -192,9 +191,10 @@ def test_M10_ports_interleave(server):
                 socks[index].sendall(b"round %d\n" % round_)
                 expect = tag(ports[index]) + b"round %d\n" % round_
                 got = _read_line(socks[index])
-                assert got == expect, failure("M10 a partial line on one port holds up no other port",
-                                              f"partial line on {ports[0]}, then a line on {ports[index]}",
-                                              expect, got)
+                # Which port the tag names is M4's clause; here only that the answer is not held up.
+                assert got.endswith(b" round %d\n" % round_), failure(
+                    "M10 a partial line on one port holds up no other port",
+                    f"partial line on {ports[0]}, then a line on {ports[index]}", expect, got)
         socks[0].sendall(b"and its end\n")
         expect = tag(ports[0]) + b"the start of a line on port 0, and its end\n"
         got = _read_line(socks[0])

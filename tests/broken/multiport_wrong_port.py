@@ -1,22 +1,19 @@
-"""Broken multiport: it tags each line with the client's port instead of the port that accepted it.
+"""Broken multiport: every connection is tagged with the first port, whichever port accepted it.
 
-The flaw: getpeername() where getsockname() was meant. Everything else is correct.
+The flaw: one tag computed at start-up, as if the server had been written for one port and then
+given several. Answers on the first port are right; on the others the tag is wrong. Everything
+else is correct.
 """
 
 from _contract import TaggedLineProtocol, parse_args, serve_asyncio
 
-
-class PeerTaggedLineProtocol(TaggedLineProtocol):
-    """Tagged line echo whose tag is the remote port."""
-
-    def __init__(self) -> None:
-        super().__init__(0)
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        # THE FLAW: the peer's (client's) port, not the local port the client connected to.
-        self.tag = b"%d " % transport.get_extra_info("peername")[1]
-
-
 if __name__ == "__main__":
-    serve_asyncio(parse_args("multiport"), lambda sock: PeerTaggedLineProtocol)
+    args = parse_args("multiport")
+    first_port: list[int] = []
+
+    def factory(sock):
+        first_port.append(sock.getsockname()[1])
+        # THE FLAW: the tag should be this listener's port, sock.getsockname()[1].
+        return lambda: TaggedLineProtocol(first_port[0])
+
+    serve_asyncio(args, factory)
