@@ -335,6 +335,7 @@ PROBE = """<script>
     report.diffShown = [...document.querySelectorAll('section.diff')].filter(visible)
       .map(s => s.dataset.a + '/' + s.dataset.b);
     report.gridHiddenInDiff = !visible(document.getElementById('columns'));
+    document.querySelector('input[name=view][value=columns]').click();  // as the reader found it
   }
   const out = document.createElement('pre');
   out.id = 'probe';
@@ -353,6 +354,20 @@ def chromium() -> str:
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def open_in_browser(page: Path, tmp_path: Path) -> tuple[dict, str, Path]:
+    """Open a copy of the page with the probe: (the probe's report, the DOM, a screenshot)."""
+    browser = chromium()
+    probed = tmp_path / page.name
+    probed.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
+    shot = tmp_path / f"{page.stem}.png"
+    result = run_chromium(browser, f"--screenshot={shot}", "--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, f"no probe result; chromium said:\n{result.stderr[-2000:]}"
+    assert shot.is_file() and shot.stat().st_size > 10_000, result.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return json.loads(html.unescape(found.group(1))), result.stdout, shot
 
 
 def run_chromium(browser: str, *args: str) -> subprocess.CompletedProcess:
@@ -393,16 +408,10 @@ def pages(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS)
 def test_page_in_a_real_browser(pages, behaviour, tmp_path):
-    browser = chromium()
     page = pages / f"{behaviour}.html"
     source = page.read_text()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", source), "the page must not need the network"
-    probed = tmp_path / f"{behaviour}.html"
-    probed.write_text(source.replace("</body>", PROBE + "</body>"))
-    dom = run_chromium(browser, "--dump-dom", probed.as_uri())
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom.stdout, re.S)
-    assert found, f"no probe result; chromium said:\n{dom.stderr[-2000:]}"
-    report = json.loads(html.unescape(found.group(1)))
+    report, _, _ = open_in_browser(page, tmp_path)
 
     assert report["columns"] == {impl: True for impl in IMPLEMENTATIONS}
     assert report["cells"] == {impl: len(SECTIONS) for impl in IMPLEMENTATIONS}
@@ -416,19 +425,9 @@ def test_page_in_a_real_browser(pages, behaviour, tmp_path):
     if len(written) >= 2:
         assert report["diffShown"] == [f"{written[0]}/{written[1]}"] and report["gridHiddenInDiff"]
 
-    shot = tmp_path / f"{behaviour}.png"
-    result = run_chromium(browser, f"--screenshot={shot}", page.as_uri())
-    assert shot.is_file() and shot.stat().st_size > 10_000, result.stderr[-2000:]
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
 
 def test_index_in_a_real_browser(pages, tmp_path):
-    browser = chromium()
-    probed = tmp_path / "index.html"
-    probed.write_text((pages / "index.html").read_text().replace("</body>", PROBE + "</body>"))
-    dom = run_chromium(browser, "--dump-dom", probed.as_uri())
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom.stdout, re.S)
-    assert found, dom.stderr[-2000:]
-    assert json.loads(html.unescape(found.group(1)))["index"]
+    report, dom, _ = open_in_browser(pages / "index.html", tmp_path)
+    assert report["index"]
     for behaviour in BEHAVIOURS:
-        assert f'href="{behaviour}.html"' in dom.stdout
+        assert f'href="{behaviour}.html"' in dom
