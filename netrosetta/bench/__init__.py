@@ -222,7 +222,7 @@ def _figures(report: dict, monitor: servers.Monitor, payload_bytes: float) -> di
     if requests == 0:
         errors += 1
         kinds["no_request_completed"] = 1
-    cpu = monitor.cpu
+    cpu = None if math.isnan(monitor.cpu) else monitor.cpu
     return {
         "tool": report.get("tool", "loadgen"),
         "requests": requests,
@@ -234,7 +234,7 @@ def _figures(report: dict, monitor: servers.Monitor, payload_bytes: float) -> di
         "errors": errors,
         "error_kinds": {k: v for k, v in kinds.items() if v},
         "server_cpu_s": cpu,
-        "server_cpu_us_per_request": cpu / requests * 1e6 if requests else None,
+        "server_cpu_us_per_request": cpu / requests * 1e6 if requests and cpu is not None else None,
         "server_peak_rss_mib": monitor.peak_kib / 1024,
         "client_cpu_s": report["client_cpu_s"],
         "client_cpu_share": report["client_cpu_s"] / seconds,
