@@ -1,7 +1,8 @@
 """Reference: Tornado's demos/tcpecho/server.py, with --port and a READY line.
 
 The demo echoes lines (read_until b"\n"); the benchmark sends binary messages, so this reads
-whatever has arrived (read_bytes partial=True) — the same loop, without the line framing.
+whatever has arrived (read_bytes partial=True) — the same loop, without the line framing. Like the
+demo it leaves TCP_NODELAY alone.
 Usage: python tornado_tcpecho.py --port 0
 """
 
@@ -19,7 +20,6 @@ class EchoServer(TCPServer):
     """Echo every chunk back until the client closes."""
 
     async def handle_stream(self, stream, address):
-        stream.set_nodelay(True)
         while True:
             try:
                 data = await stream.read_bytes(65536, partial=True)
