@@ -367,6 +367,10 @@ def open_in_browser(page: Path, tmp_path: Path) -> tuple[dict, str, Path]:
     assert found, f"no probe result; chromium said:\n{result.stderr[-2000:]}"
     assert shot.is_file() and shot.stat().st_size > 10_000, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = os.environ.get("NETROSETTA_SCREENSHOTS")  # a directory to keep them in, e.g. for CI artifacts
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
     return json.loads(html.unescape(found.group(1))), result.stdout, shot
 
 
