@@ -15,8 +15,8 @@ from email.utils import formatdate
 
 from impl_raw import IMPLEMENTATION
 from impl_raw.blocking import serve_blocking
-from impl_raw.http import REASONS, Data, EndOfMessage, Error, Request, RequestParser
-from impl_raw.loop import EventLoop, listen
+from impl_raw.http import REASONS, Data, EndOfMessage, Error, Event, Request, RequestParser
+from impl_raw.loop import EventLoop, Timer, listen
 from netrosetta.answer import TEXT, answer
 from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
 
@@ -98,7 +98,7 @@ class UrlEchoConnection:
         self.answered = 0  # requests completed, so a new request restarts its header deadline
         # One timer per connection, re-armed lazily: it fires at its time, and if the deadline
         # has moved later since, it sleeps again. Keep-alive requests then cost no heap push each.
-        self.timer = None
+        self.timer: Timer | None = None
         self.deadline = 0.0
         self.on_deadline = self.idle_timeout
         self.phase = ("idle", 0)
@@ -136,7 +136,7 @@ class UrlEchoConnection:
             self.arm(self.config.idle_timeout, self.idle_timeout)
             self.phase = ("paused", self.answered)
 
-    def events_received(self, events: list) -> None:
+    def events_received(self, events: list[Event]) -> None:
         """Act on the parser's events, in order: answers go out in the order requests came."""
         continue_owed = False
         for event in events:
@@ -246,6 +246,10 @@ class UrlEchoConnection:
             if sent and not self.reading:
                 # Paused for a client that reads slowly: it is alive while it takes our bytes.
                 self.deadline = time.monotonic() + self.config.idle_timeout
+        if not self.reading and not self.closing and len(self.outgoing) < LOW_WATER:
+            self.reading = True
+            self.loop.add_reader(self.sock, self.on_readable)
+            self.rearm()
         if self.outgoing:
             self.writing = True
             self.loop.add_writer(self.sock, self.flush)
@@ -256,10 +260,6 @@ class UrlEchoConnection:
             self.loop.remove_writer(self.sock)
         if self.closing:
             self.linger()
-        elif not self.reading and len(self.outgoing) < LOW_WATER:
-            self.reading = True
-            self.loop.add_reader(self.sock, self.on_readable)
-            self.rearm()
 
     def linger(self) -> None:
         """Everything is sent: send FIN, then drop what the client still sends until it closes."""
@@ -356,10 +356,11 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
     def last_answer(self, data: bytes) -> None:
         """Send the last response, then FIN, then drop what the client still sends (lingering close)."""
         sock = self.request
-        sock.settimeout(LINGER_TIMEOUT)
+        sock.settimeout(self.config.idle_timeout)
         try:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(LINGER_TIMEOUT)
             deadline = time.monotonic() + LINGER_TIMEOUT
             while sock.recv(READ_SIZE) and time.monotonic() < deadline:
                 pass
