@@ -151,13 +151,15 @@ def test_matrix_keeps_the_behaviours_clauses_in_spec_order(tmp_path):
              "test": "conformance/test_echo.py::t[raw-poll]"},
             {"clause": "U1", "variant": "raw", "status": "pass", "test": "test_urlecho.py::t[raw]"},
             {"clause": "L1", "variant": "raw", "status": "pass", "test": "test_launch.py::t[raw]"},
+            {"clause": "E2", "variant": "raw-poll", "status": "pass", "test": "test_echo_x.py::t[raw-poll]"},
+            {"clause": "L2", "variant": "raw", "status": "pass", "test": "test_echo_launch.py::t[raw]"},
         ]}))
     matrix = load_matrix(path, "echo")
     assert not matrix.problem
-    assert [c["id"] for c in matrix.clauses] == ["E10", "E2"]  # SPEC.md's order, as the file lists it
+    assert [c["id"] for c in matrix.clauses] == ["E10", "E2", "L2"]  # SPEC.md's order, then the rest
     assert [v["id"] for v in matrix.variants] == ["raw", "raw-poll"]  # only the variants that ran
     assert matrix.cells[("E10", "raw-poll")]["reason"] == "why"
-    assert matrix.counts("raw") == {"pass": 1, "divergence": 1}
+    assert matrix.counts("raw") == {"pass": 3, "divergence": 1}  # L2: tested in an echo test file
     assert "has no results for multiport" in load_matrix(path, "multiport").problem
     assert "not found" in load_matrix(tmp_path / "absent.json", "echo").problem
     path.write_text("{not json")

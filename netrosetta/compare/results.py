@@ -42,7 +42,7 @@ def _clause_key(clause: str) -> tuple:
 
 def _behaviour_of(cell: dict) -> str | None:
     test = str(cell.get("test", ""))
-    match = re.search(r"test_(\w+?)\.py::", test)
+    match = re.search(r"test_([a-z]+)(?:_\w+)?\.py::", test)  # test_urlecho_input.py: urlecho
     if match and match.group(1) in CLAUSE_BEHAVIOUR.values():
         return match.group(1)
     return CLAUSE_BEHAVIOUR.get(str(cell.get("clause", ""))[:1])
