@@ -22,6 +22,10 @@ pytestmark = pytest.mark.behaviour("urlecho")
 
 AFTER = request("GET", "/after-the-bad-one")  # must never be answered
 SMALL_BODY = ("--max-body", "1000")
+# Where an answer must come without waiting for more bytes, the header deadline is set far off, so
+# an answer within the suite's 10 s wait cannot be a timeout's (SPEC.md allows a loaded machine).
+PATIENT = ("--header-timeout", "30")
+PROMPT = 10.0
 # A TLS 1.2 ClientHello's first bytes, as a browser pointed at http:// on an https:// port sends them.
 CLIENT_HELLO = bytes.fromhex(
     "16030100a5010000a10303") + bytes(range(32)) + bytes.fromhex("000020c02bc02fc02cc030cca9cca8c013c014")
@@ -39,6 +43,7 @@ def test_U8_1_leading_crlf(server):
 
 
 @pytest.mark.smoke
+@pytest.mark.server_args(*PATIENT)
 def test_U8_2_malformed_request_line(server):
     """A malformed request line gets 400, then close - never silence, never a reply without a status line."""
     host = b"\r\nHost: suite\r\n\r\n"
@@ -60,10 +65,10 @@ def test_U8_2_malformed_request_line(server):
     with Client.connect(server) as client:
         client.send(raw)
         try:
-            response = client.response(timeout=5)
+            response = client.response(timeout=PROMPT)
         except NoResponse as error:
             raise AssertionError(failure("U8.2 a TLS ClientHello gets 400 at once", raw,
-                                         "400 within 5 s", str(error))) from None
+                                         "400 at once", str(error))) from None
         closed, extra = client.closes()
     assert (response.status, closed, extra) == (400, True, b""), failure(
         "U8.2 a TLS ClientHello gets 400 at once, then close", raw, "400, then EOF",
@@ -222,17 +227,18 @@ def test_U13_6_whitespace_before_first_header(server):
     _errors(server, cases, 400, "U13.6 whitespace before the first header: 400, then close")
 
 
+@pytest.mark.server_args(*PATIENT)
 def test_U13_7_bare_lf(server):
-    """Bare LF line endings are either served as CRLF or get 400, then close - within 5 seconds."""
-    requirement = "U13.7 bare LF: served or 400, within 5 s"
+    """Bare LF line endings are either served as CRLF or get 400, then close - at once."""
+    requirement = "U13.7 bare LF: served or 400, at once"
     for raw in (b"GET /lf HTTP/1.1\nHost: suite\n\n", b"GET /lf HTTP/1.1\r\nHost: suite\n\n",
                 b"GET /lf HTTP/1.1\nHost: suite\r\n\r\n"):
         with Client.connect(server) as client:
             client.send(raw)
             try:
-                response = client.response(timeout=5)
+                response = client.response(timeout=PROMPT)
             except NoResponse as error:
-                raise AssertionError(failure(requirement, raw, "200 /lf or 400 within 5 s",
+                raise AssertionError(failure(requirement, raw, "200 /lf or 400 at once",
                                              str(error))) from None
             if response.status == 400:
                 closed, extra = client.closes()
@@ -243,6 +249,7 @@ def test_U13_7_bare_lf(server):
                     requirement, raw, "200 /lf or 400", response.summary())
 
 
+@pytest.mark.server_args(*PATIENT)
 def test_U14_1_target_too_long(server):
     """A request-target longer than --max-target gets 414, then close, even if the request line never ends."""
     expect_error(server, request("GET", "/" + "a" * 8192), 414, "U14.1 target of 8,193 bytes: 414")
@@ -251,10 +258,10 @@ def test_U14_1_target_too_long(server):
     with Client.connect(server) as client:
         client.send(raw)
         try:
-            response = client.response(timeout=5)
+            response = client.response(timeout=PROMPT)
         except NoResponse as error:
             raise AssertionError(failure("U14.1 an endless target gets 414 at once", raw,
-                                         "414 within 5 s", str(error))) from None
+                                         "414 at once", str(error))) from None
     assert response.status == 414, failure("U14.1 an endless target gets 414 at once", raw, "414",
                                            response.summary())
 
@@ -267,6 +274,7 @@ def test_U14_1_max_target_flag(server):
     expect_error(server, request("GET", target + "b"), 414, "U14.1 target over --max-target (100): 414")
 
 
+@pytest.mark.server_args(*PATIENT)
 def test_U14_2_header_section_too_large(server):
     """A header section larger than --max-header-bytes gets 431, then close, even if it never ends."""
     requirement = "U14.2 header section over 16 KiB: 431, then close"
@@ -278,9 +286,9 @@ def test_U14_2_header_section_too_large(server):
     with Client.connect(server) as client:
         client.send(raw)
         try:
-            response = client.response(timeout=5)
+            response = client.response(timeout=PROMPT)
         except NoResponse as error:
-            raise AssertionError(failure("U14.2 an endless header gets 431 at once", raw, "431 within 5 s",
+            raise AssertionError(failure("U14.2 an endless header gets 431 at once", raw, "431 at once",
                                          str(error))) from None
     assert response.status == 431, failure("U14.2 an endless header gets 431 at once", raw, "431",
                                            response.summary())
