@@ -153,3 +153,17 @@ def test_pytest_failing_without_results_exits_non_zero(tmp_path):
     run, data, _ = conformance(tmp_path, "--impl", "raw", "--", "--no-such-pytest-option")
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
     assert "pytest exited with status 4" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_divergences_and_not_applicable_cells_carry_their_reasons(tmp_path):
+    run, data, text = conformance(tmp_path, "--impl", "raw-threaded,raw-iterative",
+                                  "--", "-k", "test_L9_ or test_M1_", "-n", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    cells = {(c["clause"], c["variant"]): c for c in data["cells"]}
+    diverged = cells[("L9", "raw-threaded")]
+    assert diverged["status"] == "divergence" and "thread" in diverged["reason"]
+    for variant in ("raw-threaded", "raw-iterative"):
+        assert cells[("M1", variant)]["status"] == "n/a"
+        assert "does not serve multiport" in cells[("M1", variant)]["reason"]
+    assert f"- **L9** × `raw-threaded`: {diverged['reason']}" in text
+    assert "| M1 |" in text and "| n/a | n/a |" in text
