@@ -13,11 +13,16 @@ from conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("echo")
 
+# How long another client may wait before it counts as delayed (E4-E6): far beyond a healthy
+# server's latency even on a loaded machine, and short enough that the iterative model's expected
+# failures (conformance/divergences.py) stay cheap.
+DELAY_LIMIT = 5.0
+
 
 def echo_ok(server, payload: bytes = b"are you there?\n") -> tuple[bool, bytes]:
-    """One short round trip on a new connection: (echoed correctly, what came back)."""
+    """One short round trip on a new connection: (echoed correctly within DELAY_LIMIT, what came back)."""
     with server.connect() as sock:
-        got, _ = pump(sock, [payload], expect=len(payload))
+        got, _ = pump(sock, [payload], expect=len(payload), timeout=DELAY_LIMIT)
     return got == payload, got
 
 
@@ -84,7 +89,7 @@ def test_E4_thousand_connections(server):
             selector.register(sock, selectors.EVENT_READ)
         waiting = set(socks)
         last_progress = time.monotonic()
-        while waiting and time.monotonic() - last_progress < IO_TIMEOUT:
+        while waiting and time.monotonic() - last_progress < DELAY_LIMIT:
             for key, _ in selector.select(0.5):
                 sock = key.fileobj
                 try:
