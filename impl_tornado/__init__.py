@@ -1,9 +1,58 @@
 """netrosetta servers written the Tornado way: TCPServer, IOStream and tornado.web."""
 
-from netrosetta.launch import Implementation
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable, Sequence
+
+from netrosetta.launch import Config, Implementation, UsageError, cannot_listen, ready
+
+# Listen queue for every listener: bind_sockets' default of 128 would leave a burst of 1,000
+# clients waiting on SYN retries.
+BACKLOG = 1024
+
+
+def use_loop(config: Config) -> None:
+    """Make asyncio.run() build the loop --loop names: Tornado's IOLoop wraps whatever it gets."""
+    if config.loop != "uvloop":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        raise UsageError("--loop uvloop needs uvloop: pip install 'netrosetta[uvloop]'") from None
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def run_loop(host: str, ports: Sequence[int], serve: Callable[[str, int], list[socket.socket]]) -> None:
+    """Run the IOLoop: serve(host, port) on every port, READY, then wait for SIGINT or SIGTERM.
+
+    An address in use exits 1 naming it. On a signal the coroutine returns, and asyncio.run()
+    cancels every connection's handle_stream, which Tornado ends quietly.
+    """
+
+    async def main() -> None:
+        addresses = []
+        for port in ports:
+            try:
+                sockets = serve(host, port)
+            except OSError as error:
+                cannot_listen(host, port, error)
+            addresses.append(sockets[0].getsockname()[:2])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        ready(addresses)
+        await stop.wait()
+
+    asyncio.run(main())
+
 
 IMPLEMENTATION = Implementation(
     name="tornado",
     package="impl_tornado",
     loops=("asyncio", "uvloop"),
+    prepare=use_loop,
 )

@@ -1,0 +1,48 @@
+"""TCP echo on Tornado's TCPServer and IOStream (SPEC.md, section E)."""
+
+import socket
+import sys
+
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.netutil import bind_sockets
+from tornado.tcpserver import TCPServer
+
+from impl_tornado import BACKLOG, IMPLEMENTATION, run_loop
+from netrosetta.launch import Config, run
+
+# One read takes at most this much (IOStream's read_chunk_size), and its write is awaited
+# before the next read.
+READ_SIZE = 64 * 1024
+
+
+class EchoServer(TCPServer):
+    """Every client gets a coroutine: whatever it sends is written back."""
+
+    async def handle_stream(self, stream: IOStream, address: tuple) -> None:
+        """Read what has arrived, write it back, and wait for the write before reading again."""
+        try:
+            while True:
+                data = await stream.read_bytes(READ_SIZE, partial=True)
+                # Backpressure: until the client takes this, we read nothing more from it, and
+                # TCP's window pushes back. IOStream keeps the output buffer and partial sends.
+                await stream.write(data)
+        except StreamClosedError:
+            # Half-close: IOStream reports the client's EOF as a closed stream. Every write was
+            # awaited, so nothing is owed any more; a reset client ends up here too.
+            pass
+
+
+def serve(host: str, port: int) -> list[socket.socket]:
+    """Listen on host:port and give every client to an EchoServer."""
+    sockets = bind_sockets(port, host, backlog=BACKLOG)
+    EchoServer().add_sockets(sockets)
+    return sockets
+
+
+def main(config: Config) -> None:
+    """Listen, announce READY, and run the IOLoop until SIGINT or SIGTERM."""
+    run_loop(config.host, config.ports, serve)
+
+
+if __name__ == "__main__":
+    run(IMPLEMENTATION, ["echo", *sys.argv[1:]])

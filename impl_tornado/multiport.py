@@ -1,0 +1,67 @@
+"""Port-tagged line echo on several ports, one process, one Tornado IOLoop (SPEC.md, section M)."""
+
+import contextlib
+import functools
+import socket
+import sys
+
+from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
+from tornado.netutil import bind_sockets
+from tornado.tcpserver import TCPServer
+
+from impl_tornado import BACKLOG, IMPLEMENTATION, run_loop
+from netrosetta.launch import Config, run
+
+# A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
+MAX_LINE = 64 * 1024
+TOO_LONG = b"ERROR line too long"
+
+
+class TaggedLineServer(TCPServer):
+    """Every client gets a coroutine: each line it sends comes back prefixed with the port that
+    accepted it."""
+
+    async def handle_stream(self, stream: IOStream, address: tuple) -> None:
+        """Answer line after line; the last answer (a tail, or a refusal) may come after EOF."""
+        tag = b"%d " % stream.socket.getsockname()[1]
+        # IOStream closes its socket as soon as it reads EOF or refuses a line (Tornado has no
+        # half-close), before we could answer. A second descriptor keeps the connection open.
+        last_word = IOStream(stream.socket.dup())
+        last = None
+        try:
+            while True:
+                # +2: the line ending counts, and the CR of a CRLF may follow a line of MAX_LINE.
+                line = await stream.read_until(b"\n", max_bytes=MAX_LINE + 2)
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+                if len(line) > MAX_LINE:
+                    last = TOO_LONG
+                    break
+                # Backpressure: until the client takes this answer, we read nothing more from it.
+                await stream.write(tag + line + b"\n")
+        except StreamClosedError as closed:
+            if isinstance(closed.real_error, UnsatisfiableReadError):
+                last = TOO_LONG  # no LF within MAX_LINE + 2 bytes
+            elif tail := await stream.read_until_close():
+                # Half-close: what is left in the stream's buffer is the unterminated tail.
+                last = tail if len(tail) <= MAX_LINE else TOO_LONG
+        stream.close()
+        if last is not None:
+            with contextlib.suppress(StreamClosedError):  # a client that is gone hears nothing
+                await last_word.write(tag + last + b"\n")
+        last_word.close()
+
+
+def serve(server: TaggedLineServer, host: str, port: int) -> list[socket.socket]:
+    """Listen on host:port too: the one TaggedLineServer accepts on every port."""
+    sockets = bind_sockets(port, host, backlog=BACKLOG)
+    server.add_sockets(sockets)
+    return sockets
+
+
+def main(config: Config) -> None:
+    """Listen on every port, announce READY, and run the one IOLoop until SIGINT or SIGTERM."""
+    run_loop(config.host, config.ports, functools.partial(serve, TaggedLineServer()))
+
+
+if __name__ == "__main__":
+    run(IMPLEMENTATION, ["multiport", *sys.argv[1:]])
