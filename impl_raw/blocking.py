@@ -91,6 +91,8 @@ def serve_blocking(
     config: Config, handler_class: type[socketserver.BaseRequestHandler], threaded: bool = True
 ) -> None:
     """Serve ``handler_class`` on config.host:config.ports[0] until SIGINT or SIGTERM."""
+    if config.loop != "default":
+        raise UsageError(f"--loop {config.loop} applies to the event-loop model, not --model {config.model}")
     server_class = ThreadingBlockingServer if threaded else BlockingServer
     try:
         server = server_class((config.host, config.ports[0]), handler_class)
