@@ -144,11 +144,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 # -- the matrix: one cell per (clause, variant), recorded on the controller ---------------------
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Label each clause test with its variant; the label rides on its reports, also across xdist."""
+    variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+    if variant and clause_of(item.name):
+        item.user_properties.append(("variant", variant.id))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    name = report.nodeid.rsplit("::", 1)[-1]
-    clause = clause_of(name)
-    match = re.search(r"\[([^\]]+)\]$", name)
-    if not clause or not match:
+    clause = clause_of(report.nodeid.rsplit("::", 1)[-1])
+    # The test id may hold other parameters too (test_L7_bad_command_line[raw-unknown option]).
+    variant = dict(report.user_properties).get("variant")
+    if not clause or not variant:
         return
     if report.when != "call" and not (report.failed or report.skipped):
         return
@@ -171,10 +178,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if status == "fail":
         cell["message"] = str(report.longrepr)[-2000:]
     results = _results_store()
-    previous = results.get((clause, match.group(1)))
-    if previous and previous["status"] == "fail":
-        return  # a clause with several tests fails if any of them does
-    results[(clause, match.group(1))] = cell
+    previous = results.get((clause, variant))
+    # A clause with several tests fails if any of them does; n/a or missing only if none ran.
+    if previous and _RANK[previous["status"]] >= _RANK[status]:
+        return
+    results[(clause, variant)] = cell
+
+
+_RANK = {"n/a": 0, "missing": 1, "pass": 2, "divergence": 3, "fail": 4}
 
 
 _RESULTS: dict = {}

@@ -167,3 +167,11 @@ def test_divergences_and_not_applicable_cells_carry_their_reasons(tmp_path):
         assert "does not serve multiport" in cells[("M1", variant)]["reason"]
     assert f"- **L9** × `raw-threaded`: {diverged['reason']}" in text
     assert "| M1 |" in text and "| n/a | n/a |" in text
+
+
+def test_a_clause_with_several_parameters_is_one_cell_per_variant(tmp_path):
+    run, data, _ = conformance(tmp_path, "--impl", "raw-threaded", "--", "-k", "test_L7_", "-n", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert data["variants"] == [{"id": "raw-threaded", "impl": "raw"}]
+    cells = [(c["clause"], c["variant"], c["status"]) for c in data["cells"]]
+    assert cells == [("L7", "raw-threaded", "pass")]
