@@ -1,5 +1,6 @@
 """TCP echo on Tornado's TCPServer and IOStream (SPEC.md, section E)."""
 
+import asyncio
 import socket
 import sys
 
@@ -22,7 +23,12 @@ class EchoServer(TCPServer):
         """Read what has arrived, write it back, and wait for the write before reading again."""
         try:
             while True:
-                data = await stream.read_bytes(READ_SIZE, partial=True)
+                reading = stream.read_bytes(READ_SIZE, partial=True)
+                if reading.done():
+                    # Fairness: the data was already there, and awaiting a finished future does
+                    # not return to the IOLoop: give the other clients their turn first.
+                    await asyncio.sleep(0)
+                data = await reading
                 # Backpressure: until the client takes this, we read nothing more from it, and
                 # TCP's window pushes back. IOStream keeps the output buffer and partial sends.
                 await stream.write(data)

@@ -1,5 +1,6 @@
 """Port-tagged line echo on several ports, one process, one Tornado IOLoop (SPEC.md, section M)."""
 
+import asyncio
 import contextlib
 import functools
 import socket
@@ -31,7 +32,12 @@ class TaggedLineServer(TCPServer):
         try:
             while True:
                 # +2: the line ending counts, and the CR of a CRLF may follow a line of MAX_LINE.
-                line = await stream.read_until(b"\n", max_bytes=MAX_LINE + 2)
+                reading = stream.read_until(b"\n", max_bytes=MAX_LINE + 2)
+                if reading.done():
+                    # Fairness: the line was already buffered, and awaiting a finished future
+                    # does not return to the IOLoop: give the other clients their turn first.
+                    await asyncio.sleep(0)
+                line = await reading
                 line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
                 if len(line) > MAX_LINE:
                     last = TOO_LONG
