@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 # -- events ---------------------------------------------------------------------------------
 
@@ -111,6 +112,7 @@ ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
 # never in a DNS name, are refused as nginx does.
 HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]*)(?::[0-9]*)?")
 DIGITS = re.compile(r"[0-9]+")
+BARE_LF = re.compile(rb"(?<!\r)\n")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})[ \t]*(?:;[^\r\n]*)?" % MAX_CHUNK_DIGITS)
 
 _CRLF = b"\r\n"
@@ -257,33 +259,53 @@ class RequestParser:
             # Still inside the request line.
             line = buffer[position:].decode("latin-1")
             if PARTIAL_REQUEST_LINE.fullmatch(line) is None:
-                if "\n" in line:
-                    raise Refused(400, "bare LF in request line")
-                self._refuse_request_line(line, complete=False)
-            space = buffer.find(b" ", position)
-            if space != -1:
-                target_end = buffer.find(b" ", space + 1)
-                if (len(buffer) if target_end == -1 else target_end) - space - 1 > self.max_target:
-                    raise Refused(414, f"request target over {self.max_target} bytes")
+                self._refuse_request_line(line)
+            if len(line) > self.max_target:
+                self._check_target_length(line)
             return
         self._request_line(buffer[position:line_end].decode("latin-1"))
-        if _least_section(buffer, line_end + 2) > self.max_header_bytes:
-            raise Refused(431, f"header section over {self.max_header_bytes} bytes")
-        if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
-            raise Refused(400, "bare LF in header section")
+        self._check_section(buffer, line_end + 2, len(buffer), "header")
 
-    def _refuse_request_line(self, line: str, complete: bool) -> None:
-        """Raise the right refusal for a request line that does not match the grammar."""
-        parts = line.split(" ")
-        if len(parts) >= 2 and len(parts[1]) > self.max_target and (complete or len(parts) == 2):
+    def _check_target_length(self, line: str) -> None:
+        """414 once a line starts with a method, a space and more than --max-target target bytes.
+
+        That prefix is the earliest proof, whatever follows it, so the verdict is the same however
+        the bytes were chunked.
+        """
+        if re.match(_METHOD + f" [\\x21-\\x7e]{{{self.max_target + 1}}}", line):
             raise Refused(414, f"request target over {self.max_target} bytes")
+
+    def _refuse_request_line(self, line: str) -> NoReturn:
+        """Raise the right refusal for a request line that does not match the grammar."""
+        self._check_target_length(line)
+        if "\n" in line:
+            raise Refused(400, "bare LF in the request line")
         raise Refused(400, "malformed request line")
+
+    def _check_section(self, buffer: bytes, start: int, last: int, kind: str) -> None:
+        """Refuse a header (or trailer) section once buffer[:last] proves a bare LF or oversize.
+
+        Of the two, the one proven by fewer bytes wins, as it would if the bytes came one by one:
+        the verdict must not depend on how they were chunked.
+        """
+        bare_lf = BARE_LF.search(buffer, start, last)
+        bare_lf_proven = bare_lf.start() + 1 if bare_lf else last + 1
+        oversize_proven = last + 1
+        least = start + self.max_header_bytes - 2
+        for length in range(max(least, start), min(least + 5, last + 1)):
+            if _least_section(buffer, start, length) > self.max_header_bytes:
+                oversize_proven = length
+                break
+        if oversize_proven <= min(bare_lf_proven, last):
+            raise Refused(431, f"{kind} section over {self.max_header_bytes} bytes")
+        if bare_lf_proven <= last:
+            raise Refused(400, f"bare LF in the {kind} section")
 
     def _request_line(self, line: str) -> tuple[str, ...]:
         """Check a complete request line; return (method, target, version, major, minor)."""
         match = REQUEST_LINE.fullmatch(line)
         if match is None:
-            self._refuse_request_line(line, complete=True)
+            self._refuse_request_line(line)
         parts = match.groups()
         method, target = parts[0], parts[1]
         if len(target) > self.max_target:
@@ -308,6 +330,8 @@ class RequestParser:
             line_end = len(head)
         method, target, version, _, minor = self._request_line(head[:line_end])
         if len(head) - line_end > self.max_header_bytes:
+            # Proven before the head ended (or a bare LF was, earlier still).
+            self._check_section(buffer, position + line_end + 2, head_end + 3, "header")
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
         http11 = minor != "0" and int(minor) > 0
         headers: list[tuple[str, str]] = []
@@ -315,6 +339,7 @@ class RequestParser:
         hosts = 0
         if len(head) > line_end:
             if FIELD_LINES.fullmatch(head, line_end + 2) is None:
+                self._check_section(buffer, position + line_end + 2, head_end + 3, "header")
                 raise Refused(400, _field_fault(head[line_end + 2:]))
             for line in head[line_end + 2:].split("\r\n"):
                 name, _, value = line.partition(":")
@@ -397,15 +422,13 @@ class RequestParser:
             return position + 2
         trailers_end = buffer.find(_HEAD_END, position)
         if trailers_end == -1:
-            if _least_section(buffer, position) > self.max_header_bytes:
-                raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
-            if buffer.count(b"\n", position) != buffer.count(_CRLF, position):
-                raise Refused(400, "bare LF in trailer section")
+            self._check_section(buffer, position, len(buffer), "trailer")
             return position
-        if trailers_end + 2 - position > self.max_header_bytes:
-            raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
         section = buffer[position:trailers_end].decode("latin-1")
-        if FIELD_LINES.fullmatch(section) is None:
+        if trailers_end + 2 - position > self.max_header_bytes or FIELD_LINES.fullmatch(section) is None:
+            self._check_section(buffer, position, trailers_end + 3, "trailer")
+            if trailers_end + 2 - position > self.max_header_bytes:
+                raise Refused(431, f"trailer section over {self.max_header_bytes} bytes")
             raise Refused(400, "bad trailer: " + _field_fault(section))
         self._end_of_message(events)
         return trailers_end + 4
@@ -416,17 +439,17 @@ class RequestParser:
         self.state = HEAD if self._keep_alive else DONE
 
 
-def _least_section(buffer: bytes, start: int) -> int:
-    """The smallest size the header section from ``start`` can still have (lines with their CRLFs).
+def _least_section(buffer: bytes, start: int, end: int) -> int:
+    """The smallest size a section from ``start`` can still have, given buffer[:end] (lines + CRLFs).
 
     The blank line that ends it may already have begun in the last bytes buffered.
     """
-    size = len(buffer) - start
-    if buffer.endswith(b"\r\n\r"):
+    size = end - start
+    if buffer.endswith(b"\r\n\r", start, end):
         return size - 1
-    if buffer.endswith(_CRLF):
+    if buffer.endswith(_CRLF, start, end):
         return size
-    return size + 1 if buffer.endswith(b"\r") else size + 2
+    return size + 1 if buffer.endswith(b"\r", start, end) else size + 2
 
 
 _FRAMING = frozenset(("host", "content-length", "transfer-encoding", "connection", "expect"))

@@ -346,3 +346,31 @@ def test_valid_requests_byte_by_byte(data: bytes) -> None:
     whole = summary(feed_whole(data))
     assert whole[-1] == END and whole[0][0] == "request"
     assert summary(feed_split(data, list(range(1, len(data))))) == whole
+
+
+@st.composite
+def mutated_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
+    """Valid requests with a few bytes replaced, inserted or deleted: mostly invalid, in odd ways."""
+    stream = bytearray(b"".join(draw(st.lists(valid_requests(), min_size=1, max_size=3))))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(stream)))
+        byte = draw(st.sampled_from([0, 9, 10, 13, 32, 34, 44, 58, 59, 127, 200, 0x16]) | st.integers(0, 255))
+        kind = draw(st.sampled_from(["replace", "insert", "delete"]))
+        if kind == "insert" or at == len(stream):
+            stream[at:at] = bytes([byte])
+        elif kind == "replace":
+            stream[at] = byte
+        else:
+            del stream[at]
+    cuts = draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    return bytes(stream), cuts
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated_streams())
+def test_mutated_input_never_raises_and_chunking_does_not_matter(stream_and_cuts: tuple) -> None:
+    stream, cuts = stream_and_cuts
+    whole = summary(feed_whole(stream))
+    errors = [index for index, event in enumerate(whole) if event[0] == "error"]
+    assert errors in ([], [len(whole) - 1]), "at most one Error, and nothing after it"
+    assert summary(feed_split(stream, cuts)) == whole
