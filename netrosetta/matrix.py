@@ -189,6 +189,15 @@ def render_markdown(matrix: dict) -> str:
     divergences = [c for c in matrix["cells"] if c["status"] == "divergence"]
     lines += [f"- **{c['clause']}** × `{c['variant']}`: {c.get('reason', '')}" for c in divergences]
     lines += [] if divergences else ["None."]
+    lines += ["", "## Missing", ""]
+    missing: dict[str, list[str]] = {}  # reason -> variants, in column order
+    for cell in sorted((c for c in matrix["cells"] if c["status"] == "missing"),
+                       key=lambda c: variants.index(c["variant"])):
+        names = missing.setdefault(cell.get("reason", "not written yet"), [])
+        if cell["variant"] not in names:
+            names.append(cell["variant"])
+    lines += [f"- {', '.join(f'`{name}`' for name in names)}: {reason}" for reason, names in missing.items()]
+    lines += [] if missing else ["None."]
     lines += ["", "## Failures", ""]
     failures = [c for c in matrix["cells"] if c["status"] == "fail"]
     for cell in failures:

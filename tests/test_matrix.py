@@ -106,6 +106,7 @@ def test_markdown_has_the_table_the_divergences_and_the_failure_messages():
            "| pass | **FAIL** |" in lines
     assert "| U7.3 | A star bullet. | missing | divergence |" in lines
     assert "- **U7.3** × `raw-iterative`: blocking by design" in lines
+    assert "- `raw`: not yet" in text.split("## Missing", 1)[1].split("## Failures")[0]
     failures = text.split("## Failures", 1)[1]
     assert "### E3 × raw-iterative" in failures and "`t::a[raw-iterative]`" in failures
     assert "````\nrequirement: E3\n```nested fence```\n````" in failures
