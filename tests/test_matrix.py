@@ -13,7 +13,9 @@ import pytest
 from netrosetta import matrix
 
 REPO = Path(__file__).resolve().parent.parent
-RUN_TIMEOUT = 110
+# A real run of a few clauses: seconds on a quiet machine; bounded, generously, for a loaded one.
+RUN_TIMEOUT = 240
+pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 30)
 
 
 # -- command line ---------------------------------------------------------------------------------

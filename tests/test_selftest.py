@@ -34,8 +34,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BROKEN_DIR = Path(__file__).resolve().parent / "broken"
-# One inner suite run; generous, the machine is shared. Each row takes seconds when healthy.
-RUN_TIMEOUT = 110
+# One inner suite run: seconds on a quiet machine, a minute or more on a loaded one; bounded, generously.
+RUN_TIMEOUT = 360
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ def run_suite(broken: Broken, json_path: Path) -> tuple[subprocess.CompletedProc
     return run, cells
 
 
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 @pytest.mark.parametrize("broken", BROKEN, ids=lambda broken: broken.id)
 def test_broken_server_fails_exactly_its_clauses(broken: Broken, tmp_path: Path) -> None:
     """The suite finds each flaw, and blames no clause the flaw does not break."""
