@@ -1,7 +1,7 @@
 """The suite's self-test: each deliberately broken server fails exactly the clauses it breaks.
 
 Every row of BROKEN names a script in tests/broken/, the behaviour it serves, and the set of clause
-ids its one flaw breaks. The row runs that behaviour's test file, conformance/test_<behaviour>.py,
+ids its one flaw breaks. The row runs that behaviour's test files, conformance/test_<behaviour>*.py,
 against the script through ``--server-cmd`` with ``--matrix-json``, and compares the clauses that
 failed with the expected set. Too few means the suite misses the flaw; too many means the broken
 server is broken beyond its flaw, or a test checks more than its own clause.
@@ -18,7 +18,7 @@ To add a row (for instance one of the broken URL-echo servers):
 3. Run ``.venv/bin/pytest tests/test_selftest.py -k <name> -q``; on a mismatch the message lists
    the unexpected clauses with their failure messages.
 
-Rows run in parallel under the outer ``-n``; each inner run is one pytest process on one file.
+Rows run in parallel under the outer ``-n``; each inner run is one pytest process on one behaviour.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ BROKEN = [
 
 
 def run_suite(broken: Broken, json_path: Path) -> tuple[subprocess.CompletedProcess, list]:
-    """Run conformance/test_<behaviour>.py against the broken server; return the run and its cells."""
+    """Run conformance/test_<behaviour>*.py against the broken server; return the run and its cells."""
     # A behaviour's clauses may be split over several files (test_urlecho_answer.py, ...).
     files = sorted(str(path.relative_to(REPO))
                    for path in (REPO / "conformance").glob(f"test_{broken.behaviour}*.py"))
