@@ -125,7 +125,12 @@ class UrlEchoConnection:
             return
         if self.closing:
             return  # the last answer is decided: whatever follows it is never parsed
-        self.events_received(self.parser.feed(data))
+        try:
+            self.events_received(self.parser.feed(data))
+        except Exception:
+            # A bug here must cost this one connection, never the server and everyone on it.
+            log.exception("failed to serve a request")
+            self.refuse(500, "internal error")
         if not self.closing:
             self.rearm()
         self.flush()
