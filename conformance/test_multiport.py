@@ -134,15 +134,16 @@ def test_M8_line_too_long(server):
     port = server.ports[0]
     error = tag(port) + b"ERROR line too long\n"
     cases = [
-        ("64 KiB + 1 then LF", b"x" * (MAX_LINE + 1) + b"\nafter\n"),
-        ("64 KiB + 1 then CRLF", b"x" * (MAX_LINE + 1) + b"\r\nafter\n"),
-        ("1 MiB, no LF at all", b"y" * MIB),
+        ("64 KiB + 1 then LF", b"x" * (MAX_LINE + 1) + b"\nafter\n", False),
+        ("64 KiB + 1 then CRLF", b"x" * (MAX_LINE + 1) + b"\r\nafter\n", False),
+        ("1 MiB, no LF at all", b"y" * MIB, False),
+        ("64 KiB + 1 unterminated, then EOF", b"w" * (MAX_LINE + 1), True),
     ]
     expect = answers(port, [b"ok"]) + error
-    for label, long in cases:
-        # The client never closes: the server must answer, then close by itself.
+    for label, long, shut_wr in cases:
+        # Unless it half-closes, the client never closes: the server must answer, then close.
         with server.connect(0) as sock:
-            got, closed = pump(sock, [b"ok\n" + long])
+            got, closed = pump(sock, [b"ok\n" + long], shut_wr=shut_wr)
         assert (got, closed) == (expect, True), failure(
             "M8 a line over 64 KiB gets the ERROR answer, then the server closes",
             f"b'ok\\n' + {label}", (expect, "closed by the server"),
