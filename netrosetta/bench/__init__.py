@@ -47,6 +47,7 @@ JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
                   "met": bool | null}],
       "scaling": [{"server": str, "requests_per_s": float | null,
                    "requests_per_s_idle": float | null, "ratio": float | null,
+                   "cpu_us_per_request": float | null, "cpu_us_per_request_idle": float | null,
                    "idle_open": int | null, "idle_failed": int | null, "idle_dropped": int | null,
                    "over": {"requests_per_s": float | null, "errors": int | null,
                             "idle_open": int | null, "idle_failed": int | null} | null}]

@@ -55,6 +55,8 @@ def derive(document: dict, targets: list, rss_limit: float, client_bound: float)
         document["scaling"].append({
             "server": server, "requests_per_s": rate, "requests_per_s_idle": rate_idle,
             "ratio": rate_idle / rate if rate and rate_idle is not None else None,
+            "cpu_us_per_request": base["server_cpu_us_per_request"] if base else None,
+            "cpu_us_per_request_idle": idle["server_cpu_us_per_request"] if idle else None,
             "idle_open": idle["idle_open"] if idle else None,
             "idle_failed": idle["idle_failed"] if idle else None,
             "idle_dropped": idle["idle_dropped"] if idle else None,
@@ -126,8 +128,19 @@ def _row(result: dict, stream: bool = False) -> list[str]:
     return [
         result["server"], rate, _num(m["mib_per_s"], 1), *latency, cpu,
         _num(m["server_peak_rss_mib"], 1), f"{m['client_cpu_share'] * 100:.0f}%",
-        str(m["errors"]) + (f" ({result['reason']})" if m["errors"] and result["reason"] else ""),
+        str(m["errors"]) + (f" ({result['reason']})" if m["errors"] and result["reason"] else "") + _idle(m),
     ]
+
+
+def _idle(m: dict) -> str:
+    if not m["idle_requested"]:
+        return ""
+    text = f"; idle {m['idle_open']}/{m['idle_requested']} open"
+    if m["idle_failed"]:
+        text += f", {m['idle_failed']} refused"
+    if m["idle_dropped"]:
+        text += f", {m['idle_dropped']} dropped"
+    return text
 
 
 def _ratio_rows(document: dict) -> list[list[str]]:
@@ -175,10 +188,12 @@ def markdown(document: dict) -> str:
     if document["scaling"]:
         parts.append(f"## Scaling: 10 clients ping-pong beside {s['idle_scaling']} idle connections\n")
         rows = [[x["server"], _num(x["requests_per_s"]), _num(x["requests_per_s_idle"]),
-                 _num(x["ratio"], 2) + "x", f"{x['idle_open']}/{s['idle_scaling']}",
+                 _num(x["ratio"], 2) + "x", _num(x["cpu_us_per_request"], 1),
+                 _num(x["cpu_us_per_request_idle"], 1), f"{x['idle_open']}/{s['idle_scaling']}",
                  str(x["idle_failed"]), str(x["idle_dropped"])] for x in document["scaling"]]
-        parts.append(_md_table(("server", "req/s alone", "req/s beside idle", "ratio", "idle served",
-                                "idle refused", "idle dropped"), rows))
+        parts.append(_md_table(("server", "req/s alone", "req/s beside idle", "ratio", "CPU µs/req alone",
+                                "CPU µs/req beside idle", "idle served", "idle refused", "idle dropped"),
+                               rows))
         over = [x for x in document["scaling"] if x["over"]]
         if over:
             parts.append(f"Beyond select's FD_SETSIZE: {s['idle_over']} idle connections, then 10 clients:\n")
@@ -261,7 +276,7 @@ def _bars(ax, document: dict, scenarios: list[str], metric: str, labels: list[st
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
     if len(scenarios) > 1:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
 
 
 def charts(document: dict, out: Path) -> list[Path]:
@@ -301,8 +316,16 @@ def charts(document: dict, out: Path) -> list[Path]:
     chart("urlecho.png", "urlecho (requests/s, higher is better)",
           [("urlecho-keepalive-c50", "keep-alive c=50"), ("urlecho-close-c50", "close per request c=50"),
            ("urlecho-keepalive-c50-idle100", "keep-alive c=50 + idle")], "requests_per_s", "requests/s")
-    chart("scaling.png", "10 clients alone vs beside idle connections (requests/s)",
-          [("scaling-c10", "alone"), ("scaling-c10-idle", "beside idle")], "requests_per_s", "requests/s")
+    if "scaling-c10" in present:
+        chosen = [s for s in ("scaling-c10", "scaling-c10-idle") if s in present]
+        labels = ["alone", "beside idle"][:len(chosen)]
+        n = _count(document, chosen)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 0.8 + 0.4 * n), sharey=True)
+        _bars(left, document, chosen, "requests_per_s", labels)
+        left.set_title("10 clients: requests/s", fontsize=9)
+        _bars(right, document, chosen, "server_cpu_us_per_request", labels)
+        right.set_title("server CPU µs per request (lower is better)", fontsize=9)
+        save(fig, "scaling.png")
     if "echo-stream" in present:
         n = _count(document, ["echo-stream"])
         fig, (left, right) = plt.subplots(1, 2, figsize=(8, 0.8 + 0.3 * n), sharey=True)
