@@ -1,6 +1,6 @@
 """Broken echo: at half-close it closes at once, dropping what it still owed the client.
 
-The flaw: it coalesces small writes (flushing every 100 ms or at 64 KiB), and when the client
+The flaw: it coalesces small writes (flushing after 500 ms or at 64 KiB), and when the client
 shuts down its sending side it aborts the connection instead of sending the rest first.
 Everything else (unchanged bytes, backpressure, concurrency) is correct.
 """
@@ -10,7 +10,9 @@ import asyncio
 from _contract import EchoProtocol, parse_args, serve_asyncio
 
 FLUSH_SIZE = 64 * 1024
-FLUSH_DELAY = 0.1
+# Long enough that a client's "x" and its SHUT_WR, sent back to back, reach the server before the
+# flush, even on a loaded machine: the flaw then shows every time.
+FLUSH_DELAY = 0.5
 
 
 class CoalescingEchoProtocol(EchoProtocol):
