@@ -106,6 +106,8 @@ PARTIAL_REQUEST_LINE = re.compile(
 _FIELD_LINE = _TOKEN + r"+:[^\x00-\x08\x0a-\x1f\x7f]*"
 FIELD_LINES = re.compile("(?:" + _FIELD_LINE + "\r\n)*" + _FIELD_LINE)
 FIELD_LINE = re.compile(_FIELD_LINE)
+# A whole head in one match, the hot path: the request line's groups, then every field line.
+HEAD_SECTION = re.compile(REQUEST_LINE.pattern + "((?:\r\n" + _FIELD_LINE + ")*)")
 # Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
 ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
 # Host = uri-host [ ":" port ]: an IP-literal in brackets, or a name or IPv4 address (RFC 3986's
@@ -326,23 +328,27 @@ class RequestParser:
     def _head(self, buffer: bytes, position: int, head_end: int, events: list[Event]) -> int:
         """Check a complete head, emit its Request, and set up reading its body."""
         head = buffer[position:head_end].decode("latin-1")
-        line_end = head.find("\r\n")
-        if line_end == -1:
-            line_end = len(head)
-        method, target, version, _, minor = self._request_line(head[:line_end])
-        if len(head) - line_end > self.max_header_bytes:
+        match = HEAD_SECTION.fullmatch(head)
+        if match is None:
+            self._refuse_head(buffer, position, head_end, head)
+        method, target, version, major, minor, fields = match.groups()
+        # The same checks as _request_line, inline: this is the path every request takes.
+        if len(target) > self.max_target:
+            raise Refused(414, f"request target over {self.max_target} bytes")
+        if major != "1" and int(major) != 1:
+            raise Refused(505, "only HTTP/1.x is served")
+        if method == "CONNECT" or target[0] != "/":
+            self._request_line(head[:len(head) - len(fields)])
+        if len(fields) > self.max_header_bytes:
             # Proven before the head ended (or a bare LF was, earlier still).
-            self._check_section(buffer, position + line_end + 2, head_end + 3, "header")
+            self._check_section(buffer, head_end - len(fields) + 2, head_end + 3, "header")
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
         http11 = minor != "0" and int(minor) > 0
         headers: list[tuple[str, str]] = []
         host = content_length = transfer_encoding = connection = expect = None
         hosts = 0
-        if len(head) > line_end:
-            if FIELD_LINES.fullmatch(head, line_end + 2) is None:
-                self._check_section(buffer, position + line_end + 2, head_end + 3, "header")
-                raise Refused(400, _field_fault(head[line_end + 2:]))
-            for line in head[line_end + 2:].split("\r\n"):
+        if fields:
+            for line in fields[2:].split("\r\n"):
                 name, _, value = line.partition(":")
                 value = value.strip(" \t")
                 headers.append((name, value))
@@ -415,6 +421,18 @@ class RequestParser:
             # A request that ends the connection ends the parsing too: what follows is never read.
             self.state = HEAD if keep_alive else DONE
         return head_end + 4
+
+    def _refuse_head(self, buffer: bytes, position: int, head_end: int, head: str) -> NoReturn:
+        """Say what is wrong with a head that failed the grammar, checking in stream order."""
+        line_end = head.find("\r\n")
+        if line_end == -1:
+            line_end = len(head)
+        self._request_line(head[:line_end])
+        # The request line is fine: the header section is at fault.
+        self._check_section(buffer, position + line_end + 2, head_end + 3, "header")
+        if len(head) - line_end > self.max_header_bytes:
+            raise Refused(431, f"header section over {self.max_header_bytes} bytes")
+        raise Refused(400, _field_fault(head[line_end + 2:]))
 
     def _trailers(self, buffer: bytes, position: int, events: list[Event]) -> int:
         """Read trailer fields (checked, then dropped) up to the blank line that ends the body."""
