@@ -278,7 +278,7 @@ class UrlEchoChannel(http.HTTPChannel):
             if self.codings:
                 # Twisted's chunked decoder hides chunk sizes and answers errors without framing,
                 # so chunked bodies are read here (rawDataReceived); Content-Length ones by Twisted.
-                self.chunks, self.chunk_state, self.body_size = b"", SIZE_LINE, 0
+                self.chunks, self.chunk_state, self.body_size, self.trailer_bytes = b"", SIZE_LINE, 0, 0
         super().lineReceived(b"")
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -328,6 +328,10 @@ class UrlEchoChannel(http.HTTPChannel):
                 position = line_end + 2
                 if self.chunk_state == TRAILERS:
                     if line:
+                        self.trailer_bytes += len(line) + 2
+                        if self.trailer_bytes > self.config.max_header_bytes:
+                            self.refuse(431, b"trailer section over %d bytes" % self.config.max_header_bytes)
+                            return
                         if HEADER_LINE.fullmatch(line) is None:
                             self.refuse(400, b"bad trailer: " + header_fault(line))
                             return
