@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if status in ("n/a", "missing") and reason:
         cell["reason"] = reason.removeprefix(f"{status}: ")
     if status == "fail":
-        cell["message"] = str(report.longrepr)[-2000:]
+        cell["message"] = _failure_message(report)
     results = _results_store()
     previous = results.get((clause, variant))
     # A clause with several tests fails if any of them does; n/a or missing only if none ran.
@@ -186,6 +187,24 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 _RANK = {"n/a": 0, "missing": 1, "pass": 2, "divergence": 3, "fail": 4}
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    """The error lines of the last traceback entry (requirement / sent / expected / got) and where."""
+    text = report.longreprtext
+    lines = text.splitlines()
+    blocks: list[list[str]] = []
+    for index, line in enumerate(lines):
+        if line.startswith("E ") or line == "E":
+            if not blocks or blocks[-1][-1] != index - 1:
+                blocks.append([])
+            blocks[-1].append(index)
+    if not blocks:
+        return text[-2000:]
+    message = textwrap.dedent("\n".join(lines[i][1:] for i in blocks[-1])).strip()
+    following = [line.strip() for line in lines[blocks[-1][-1] + 1:] if line.strip()]
+    where = following[0] if following and re.match(r"^\S+:\d+: ", following[0]) else ""
+    return (message[-1900:] + (f"\n({where})" if where else "")).strip()
 
 
 _RESULTS: dict = {}
