@@ -169,6 +169,14 @@ class RequestParser:
     def in_body(self) -> bool:
         return BODY <= self.state <= TRAILERS
 
+    @property
+    def phase(self) -> str:
+        """What the connection waits for: "idle" (a next request), "head", "body", or "done"."""
+        state = self.state
+        if state == HEAD:
+            return "head" if self._buffer or self._skipped_crlf else "idle"
+        return "done" if state == DONE else "body"
+
     # -- feeding ----------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[Event]:

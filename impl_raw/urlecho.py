@@ -184,23 +184,17 @@ class UrlEchoConnection:
 
     def rearm(self) -> None:
         """Point the deadline at what the connection now waits for, if that changed."""
-        parser = self.parser
-        if parser.idle:
-            phase = ("idle", self.answered)
-        elif parser.in_head:
-            phase = ("head", self.answered)
-        else:
-            phase = ("body", self.answered)
+        phase = (self.parser.phase, self.answered)
         if phase == self.phase:
             return  # deadlines are absolute: more bytes of the same request do not extend them
         self.phase = phase
-        config = self.config
-        if phase[0] == "idle":
-            self.arm(config.idle_timeout, self.idle_timeout)
-        elif phase[0] == "head":
-            self.arm(config.header_timeout, self.request_timeout)
+        waiting_for = phase[0]
+        if waiting_for == "head":
+            self.arm(self.config.header_timeout, self.request_timeout)
+        elif waiting_for == "body":
+            self.arm(self.config.body_timeout, self.request_timeout)
         else:
-            self.arm(config.body_timeout, self.request_timeout)
+            self.arm(self.config.idle_timeout, self.idle_timeout)
 
     def arm(self, delay: float, callback: Callable[[], None]) -> None:
         self.deadline = time.monotonic() + delay
@@ -314,16 +308,16 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
         while True:
             # The same deadlines as the event loop, as socket timeouts: absolute for a request's
             # head and body, fresh for each wait between requests.
-            state = "idle" if parser.idle else "head" if parser.in_head else "body"
+            state = parser.phase
             if (state, answered) != phase:
                 phase = (state, answered)
-                deadline = time.monotonic() + {"idle": config.idle_timeout, "head": config.header_timeout,
-                                               "body": config.body_timeout}[state]
+                wait = {"head": config.header_timeout, "body": config.body_timeout}
+                deadline = time.monotonic() + wait.get(state, config.idle_timeout)
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
                 data = sock.recv(READ_SIZE)
             except TimeoutError:
-                if state != "idle":
+                if state in ("head", "body"):
                     self.last_answer(render_error(408, "the request did not arrive in time"))
                 return
             if not data:

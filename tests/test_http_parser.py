@@ -266,13 +266,17 @@ def test_incomplete_valid_prefixes_wait() -> None:
 
 def test_state_for_timeouts() -> None:
     parser = RequestParser(**LIMITS)
-    assert parser.idle and not parser.in_head
+    assert parser.idle and not parser.in_head and parser.phase == "idle"
+    parser.feed(b"\r\n")
+    assert parser.phase == "head"  # the skipped CRLF was the request's first byte
     parser.feed(POST)
-    assert parser.in_head and not parser.idle
+    assert parser.in_head and not parser.idle and parser.phase == "head"
     parser.feed(b"Content-Length: 2\r\n\r\n")
-    assert parser.in_body
+    assert parser.in_body and parser.phase == "body"
     parser.feed(b"ab")
-    assert parser.idle
+    assert parser.idle and parser.phase == "idle"
+    parser.feed(b"GET / HTTP/1.0\r\n\r\n")
+    assert parser.phase == "done"
 
 
 # -- chunking independence (hypothesis) ---------------------------------------------------------
