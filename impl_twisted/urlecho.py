@@ -121,6 +121,7 @@ class UrlEchoChannel(http.HTTPChannel):
         self.phase = IDLE
         self.in_head = False
         self.skipped_crlf = False
+        self.at_line_start = True  # did the last bytes received end a line?
         self.chunks: bytes | None = None  # the unparsed part of a chunked body, while in one
         self.arm(config.idle_timeout, self.idle_timed_out)
 
@@ -130,10 +131,12 @@ class UrlEchoChannel(http.HTTPChannel):
         """Start a request's header deadline at its first byte; refuse garbage before its line ends."""
         if self.closing:
             return
+        at_line_start, self.at_line_start = self.at_line_start, data.endswith(b"\n")
         if self.phase == IDLE:
             self.start_request()
+            # Only when no partial line can wait in LineReceiver's buffer: data then starts a line.
             line_end = data.find(b"\n")
-            if REQUEST_START.fullmatch(data if line_end == -1 else data[:line_end]) is None:
+            if at_line_start and REQUEST_START.fullmatch(data if line_end == -1 else data[:line_end]) is None:
                 self.refuse(400, b"malformed request line")
                 return
         super().dataReceived(data)
