@@ -7,11 +7,16 @@ is over, or a single ``Error(status, reason)`` after which nothing more is ever 
 follow a framing error can never be read as a request (no request smuggling). There are no sockets
 and no clocks here: the connection owns timeouts and decides what to write.
 
-The hot path is one ``find`` for the blank line that ends the head, one ``split`` into lines and
-one compiled regular expression per line; body bytes are skipped by moving an index, never copied.
+The hot path is one ``find`` for the blank line that ends the head, one latin-1 decode, one
+compiled regular expression that checks the whole head (request line and every field line), and
+one ``split`` into lines; body bytes are skipped by moving an index, never copied. Only when that
+match fails does the slow path work out which rule broke, in stream order.
+
 Until a head is complete, each feed checks what is buffered so far — a request line that is
 already garbage (a TLS ClientHello, say), a target or header section already over its limit, a bare
-LF — so a bad client is answered as soon as its bytes prove it, never left waiting for more.
+LF — so a bad client is answered as soon as its bytes prove it, never left waiting for more. When
+several faults are proven, the one proven by the fewest bytes wins, so the verdict is the same
+however the bytes were chunked (tests/test_http_parser.py checks this with hypothesis).
 Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the grammar.
 """
 
@@ -85,7 +90,7 @@ MAX_METHOD = 64
 MAX_CHUNK_LINE = 4096
 MAX_CHUNK_DIGITS = 16
 
-# -- grammar (RFC 9112 and RFC 9110), as compiled patterns on bytes --------------------------
+# -- grammar (RFC 9112 and RFC 9110), as compiled patterns ----------------------------------
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 # The head is decoded once as latin-1 (every byte is one character, so no byte is lost or
@@ -111,8 +116,8 @@ HEAD_SECTION = re.compile(REQUEST_LINE.pattern + "((?:\r\n" + _FIELD_LINE + ")*)
 # Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
 ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
 # Host = uri-host [ ":" port ]: an IP-literal in brackets, or a name or IPv4 address (RFC 3986's
-# unreserved characters; it may be empty). Percent-escapes and sub-delims, legal in a reg-name but
-# never in a DNS name, are refused as nginx does.
+# unreserved characters; it may be empty), as SPEC.md U12.3 defines it. Percent-escapes and
+# sub-delims, legal in a reg-name but never in a DNS name, are refused.
 HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]*)(?::[0-9]*)?")
 DIGITS = re.compile(r"[0-9]+")
 BARE_LF = re.compile(rb"(?<!\r)\n")
