@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -75,6 +76,17 @@ def test_clause_titles_read_the_format_of_spec_md():
 def test_the_real_spec_has_titles_for_the_clauses_under_test():
     titles = matrix.clause_titles(matrix.SPEC.read_text())
     assert titles["E3"].startswith("When the client shuts down its sending side")
+
+
+def test_every_clause_of_spec_md_has_a_test_and_every_test_a_clause():
+    """The matrix's rows come from SPEC.md and its cells from test names: the two must agree."""
+    tested = set()
+    for path in (REPO / "conformance").glob("test_*.py"):
+        for match in re.finditer(r"^(?:async )?def test_([A-Z]\d+(?:_\d+)*)_", path.read_text(), re.M):
+            tested.add(match.group(1).replace("_", "."))
+    specified = set(matrix.clause_titles(matrix.SPEC.read_text()))
+    assert not specified - tested, f"clauses in SPEC.md without a test: {sorted(specified - tested)}"
+    assert not tested - specified, f"tests for clauses not in SPEC.md: {sorted(tested - specified)}"
 
 
 def test_rows_follow_spec_order_then_unknown_clauses_and_columns_follow_variants():
