@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from netrosetta.matrix import SPEC, clause_titles
+
 REPO = Path(__file__).resolve().parent.parent
 BROKEN_DIR = Path(__file__).resolve().parent / "broken"
 # One inner suite run: seconds on a quiet machine, a minute or more on a loaded one; bounded, generously.
@@ -53,6 +55,9 @@ class Broken:
     def id(self) -> str:
         return self.script.removesuffix(".py")
 
+
+# Each behaviour's section of SPEC.md: every one of its clauses must have been checked.
+SECTION = {"echo": "E", "multiport": "M", "urlecho": "U"}
 
 BROKEN = [
     Broken("echo_drops_half_close.py", "echo", {"E3"}),
@@ -91,6 +96,10 @@ def test_broken_server_fails_exactly_its_clauses(broken: Broken, tmp_path: Path)
     assert run.returncode in (0, 1), f"the suite itself did not run (status {run.returncode}):\n{tail}"
     assert cells, f"no clause results recorded:\n{tail}"
     assert all(cell["variant"] == "custom" for cell in cells)
+    section = {clause for clause in clause_titles(SPEC.read_text())
+               if clause.startswith(SECTION[broken.behaviour])}
+    checked = {cell["clause"] for cell in cells}
+    assert checked == section, f"clauses of SPEC.md not checked: {sorted(section - checked)}"
     not_run = {cell["clause"]: cell["status"] for cell in cells if cell["status"] not in ("pass", "fail")}
     assert not not_run, f"clauses neither passed nor failed: {not_run}"
     failed = {cell["clause"] for cell in cells if cell["status"] == "fail"}
