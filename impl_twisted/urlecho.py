@@ -448,6 +448,11 @@ class UrlEchoSite(Site):
         super().__init__(UrlEchoResource(), timeout=None)
         self.config = config
 
+    def log(self, request: Request) -> None:
+        """The access log goes to stderr with the other logs; with --quiet it is not even formatted."""
+        if not self.config.quiet:
+            super().log(request)
+
 
 def header_fault(line: bytes) -> bytes:
     """Why a header line failed the grammar, for the 400's body (off the hot path)."""
