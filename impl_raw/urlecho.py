@@ -227,7 +227,7 @@ class UrlEchoConnection:
 
     def finish(self) -> None:
         """Read no more; close once everything owed has been sent."""
-        self.closing = True
+        self.stop_reading()
         self.loop.remove_reader(self.sock)
         self.flush()
 
