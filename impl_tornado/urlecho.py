@@ -1,0 +1,297 @@
+"""URL echo on tornado.web and Tornado's HTTPServer, hardened through public hooks (SPEC.md, section U)."""
+
+import contextlib
+import functools
+import re
+import socket
+import sys
+import time
+from asyncio import Future
+
+from tornado import gen, httputil
+from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
+from impl_tornado import BACKLOG, IMPLEMENTATION, run_loop
+from netrosetta.answer import TEXT, answer
+from netrosetta.launch import Config, run
+
+# After an error response, read (and drop) what the client still sends for at most this long
+# before closing: closing with unread input would reset the connection and could destroy the
+# response in the client's buffers (a "lingering close", as nginx does).
+LINGER = 2.0
+# RFC 3986 §3.2.2: a name (letters, digits, -._~; an IPv4 address is one too) or an IPv6 literal.
+HOST = re.compile(r"(?:[A-Za-z0-9\-._~]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?")
+# RFC 9110 §4.2: a target in absolute-form starts with a scheme and "://".
+ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
+# RFC 9112 §3.2: visible ASCII only, no spaces, no obs-text.
+VISIBLE = re.compile(r"[\x21-\x7e]+")
+DIGITS = re.compile(r"[0-9]+")
+# A request line that ends in an HTTP-version, whatever its major number.
+OTHER_VERSION = re.compile(rb" HTTP/([0-9])\.[0-9]\r?$")
+# Bytes that no request head holds anywhere (NUL and the other controls but HT, LF and CR).
+CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BARE_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+
+
+class AnyMethod:
+    """Every method is supported: RequestHandler checks ``method in SUPPORTED_METHODS``."""
+
+    def __contains__(self, method: object) -> bool:
+        return True
+
+
+class UrlEchoHandler(RequestHandler):
+    """Any method, any target: the answer is the request-target, as text or JSON."""
+
+    # HTTPServer has already checked that the method is a token; RequestHandler would refuse
+    # anything outside its list of seven with 405.
+    SUPPORTED_METHODS = AnyMethod()  # type: ignore[assignment]
+
+    async def prepare(self) -> None:
+        """Answer here, for every method: RequestHandler has a get() or post() per method name only."""
+        request = self.request
+        body, content_type = answer(request.method, request.uri, request.version,
+                                    list(request.headers.get_all()))
+        self.set_header("Content-Type", content_type)
+        # Tornado closes after "Connection: close" only when that is the header's whole value.
+        closing = "close" in request.headers.get("Connection", "").lower().replace(" ", "").split(",")
+        if closing:
+            self.set_header("Connection", "close")
+        # For HEAD, finish() still counts the Content-Length of this body, then sends none.
+        await self.finish(body)
+        if closing:
+            request.connection.close()
+
+    def compute_etag(self) -> None:
+        """No ETag: an echo is never 304 Not Modified, and hashing every answer costs time."""
+        return None
+
+
+class RequestGuard(httputil.HTTPMessageDelegate):
+    """Checks a request's head before the Application sees it; refuses it with a complete answer.
+
+    Tornado's own parser has checked the request line and header syntax already; what is left
+    is what RFC 9112 asks of a server beyond syntax: Host, framing (request smuggling), limits.
+    """
+
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, connection: httputil.HTTPConnection,
+                 config: Config) -> None:
+        self.delegate = delegate
+        self.connection = connection
+        self.config = config
+        self.received = 0
+
+    def refusal(self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders) -> int | None:
+        """The status that refuses this request, or None if the Application may answer it."""
+        method, target, version = start_line
+        if method == "CONNECT":
+            return 405  # no tunnels here
+        if len(target) > self.config.max_target:
+            return 414
+        # The header section as it came (name, ": ", value, CRLF): Tornado only cuts off a head
+        # larger than max_header_size, which holds the request line too.
+        section = sum(len(name) + len(value) + 4 for name, value in headers.get_all())
+        if section > self.config.max_header_bytes:
+            return 431
+        if not VISIBLE.fullmatch(target):
+            return 400
+        if target == "*" and method != "OPTIONS":
+            return 400
+        if not (target.startswith("/") or target == "*" or ABSOLUTE_FORM.match(target)):
+            return 400
+        hosts = headers.get_list("Host")
+        if len(hosts) > 1 or (not hosts and version != "HTTP/1.0"):
+            return 400
+        if hosts and not HOST.fullmatch(hosts[0]):
+            return 400
+        lengths = headers.get_list("Content-Length")
+        codings = headers.get_list("Transfer-Encoding")
+        if codings:
+            if lengths or version == "HTTP/1.0":
+                return 400  # which framing wins is how requests get smuggled: refuse both
+            names = [name.strip().lower() for value in codings for name in value.split(",")]
+            if names.count("chunked") > 1 or ("chunked" in names and names[-1] != "chunked"):
+                return 400
+            if names != ["chunked"]:
+                return 501
+        if lengths:
+            values = {part.strip() for value in lengths for part in value.split(",")}
+            if len(values) != 1 or not all(DIGITS.fullmatch(value) for value in values):
+                return 400
+            if int(values.pop()) > self.config.max_body:
+                return 413  # before any 100 Continue: Tornado sends that after this method
+        return None
+
+    async def headers_received(self, start_line: httputil.RequestStartLine,
+                               headers: httputil.HTTPHeaders) -> None:
+        """Refuse a bad head at once; hand a good one to the Application."""
+        status = self.refusal(start_line, headers)
+        if status is None:
+            result = self.delegate.headers_received(start_line, headers)
+            if result is not None:
+                await result
+            return
+        # Take the stream from HTTP1Connection: it would otherwise go on to read the body.
+        await refuse(self.connection.detach(), status)
+
+    async def data_received(self, chunk: bytes) -> None:
+        """Count the body as it comes: a chunked one is refused with 413 once it passes --max-body."""
+        self.received += len(chunk)
+        if self.received > self.config.max_body:
+            # HTTP1Connection waits for this coroutine before it reads on, so the stream is ours.
+            await refuse(self.connection.stream, 413)
+            return
+        result = self.delegate.data_received(chunk)
+        if result is not None:
+            await result
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.delegate.on_connection_close()
+
+
+def error_response(status: int) -> bytes:
+    """A complete error response: Date, Content-Length, Connection: close, a one-line body."""
+    reason = httputil.responses.get(status, "Error")
+    body = f"{status} {reason}\n"
+    return (f"HTTP/1.1 {status} {reason}\r\nDate: {httputil.format_timestamp(time.time())}\r\n"
+            f"Content-Type: {TEXT}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            f"{body}").encode("ascii")
+
+
+async def refuse(stream: IOStream, status: int) -> None:
+    """Send a complete error response, then close without resetting it away."""
+    with contextlib.suppress(StreamClosedError, OSError, gen.TimeoutError):
+        await stream.write(error_response(status))
+        stream.socket.shutdown(socket.SHUT_WR)
+        await gen.with_timeout(stream.io_loop.time() + LINGER, drain(stream),
+                               quiet_exceptions=(StreamClosedError,))
+    stream.close()
+
+
+async def drain(stream: IOStream) -> None:
+    """Read and drop everything until the client closes."""
+    with contextlib.suppress(StreamClosedError):
+        while True:
+            await stream.read_bytes(64 * 1024, partial=True)
+
+
+class UrlEchoStream(IOStream):
+    """An IOStream that completes the one response Tornado's HTTP1Connection writes by itself."""
+
+    head: "Future[bytes] | None" = None  # the read of the current request's head
+    in_head = False  # is the read in progress (or last failed) the one of a head?
+    line_ended = False  # has its request line ended (a head over the limit: 431, else 414)?
+
+    def write(self, data: bytes | memoryview) -> "Future[None]":
+        """Turn Tornado's bare 400 (sent for a head its parser rejects) into a complete one."""
+        # HTTP1Connection answers a malformed head with exactly these bytes, then closes: no Date,
+        # no Content-Length, no Connection: close, and no public hook to change that.
+        if data == BARE_400:
+            data = error_response(505 if self.other_major_version() else 400)
+        return super().write(data)
+
+    def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> "Future[bytes]":
+        """HTTP1Connection reads each request's head with this: keep it, to say why it was refused."""
+        self.line_ended = False
+        self.in_head = True
+        self.head = None
+        self.head = super().read_until_regex(regex, max_bytes)
+        return self.head
+
+    def read_until(self, delimiter: bytes, max_bytes: int | None = None) -> "Future[bytes]":
+        """HTTP1Connection reads a chunk's size line with this: a line over its limit is a 400."""
+        self.in_head = False
+        return super().read_until(delimiter, max_bytes)
+
+    def close(self, exc_info: object = False) -> None:
+        """A head over max_header_size makes IOStream close at once: answer 414 or 431 first."""
+        if isinstance(exc_info, UnsatisfiableReadError) and self.in_head:
+            self.refuse_now(431 if self.line_ended else 414)
+        super().close(exc_info)
+
+    def refuse_now(self, status: int) -> None:
+        """Send an error response straight to the socket, as the stream is about to close."""
+        if not self.closed() and not self.writing():
+            # Nothing else is waiting to be sent, and the answer is small: one send() takes it.
+            with contextlib.suppress(OSError):
+                self.socket.send(error_response(status))
+                self.socket.shutdown(socket.SHUT_WR)
+
+    def other_major_version(self) -> bool:
+        """Did the last head read ask for an HTTP major version other than 1 (505, not 400)?"""
+        head = self.head
+        if head is None or not head.done() or head.exception() is not None:
+            return False
+        version = OTHER_VERSION.search(head.result().split(b"\n", 1)[0])
+        return version is not None and version.group(1) != b"1"
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        """Half-close: an EOF that arrives while no read is pending waits for the next read."""
+        # IOStream watches an idle socket to notice a close, and closes itself at EOF at once,
+        # even between reading a request and writing its answer (Tornado has no half-close). So
+        # that the answer still goes out, the EOF is reported only to a reader, after it.
+        count = super().read_from_fd(buf)
+        if count and self.in_head and not self.line_ended and (self.head is None or not self.head.done()):
+            # Still in the request line (body bytes come after a LF, never before).
+            end = buf.find(b"\n", 0, count)
+            if CONTROL.search(buf, 0, count if end == -1 else end):
+                # No request line holds these bytes (a TLS ClientHello does): answer now.
+                self.refuse_now(400)
+                return 0
+            self.line_ended = end != -1
+        if count == 0 and not self.reading():
+            return None
+        return count
+
+
+class UrlEchoServer(HTTPServer):
+    """Tornado's HTTPServer, with a RequestGuard in front of the Application for every request."""
+
+    def initialize(self, request_callback: Application, config: Config, **options: object) -> None:
+        self.config = config
+        super().initialize(request_callback, **options)
+
+    def handle_stream(self, stream: IOStream, address: tuple) -> None:
+        """Serve the connection on an UrlEchoStream (the stream TCPServer made has done no I/O yet)."""
+        stream = UrlEchoStream(stream.socket, max_buffer_size=self.max_buffer_size,
+                               read_chunk_size=self.read_chunk_size)
+        super().handle_stream(stream, address)
+
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> RequestGuard:
+        return RequestGuard(super().start_request(server_conn, request_conn), request_conn, self.config)
+
+
+def serve(server: UrlEchoServer, host: str, port: int) -> list[socket.socket]:
+    """Listen on host:port with the one HTTPServer."""
+    sockets = bind_sockets(port, host, backlog=BACKLOG)
+    server.add_sockets(sockets)
+    return sockets
+
+
+def main(config: Config) -> None:
+    """Listen, announce READY, and run the IOLoop until SIGINT or SIGTERM."""
+    # No access log: a line per request would cost more than the answer itself.
+    application = Application([(r".*", UrlEchoHandler)], log_function=lambda handler: None)
+    server = UrlEchoServer(
+        application, config,
+        # Tornado's limits, as the contract names them. A head larger than max_header_size is
+        # cut off; a body larger than max_body_size is refused.
+        max_header_size=config.max_header_bytes,
+        # Twice ours, so that RequestGuard sees a chunked body pass ours and answers 413; Tornado's
+        # own check (a bare 400) is left for a single chunk announced larger than that.
+        max_body_size=2 * config.max_body,
+        # Tornado has one timer for an idle connection and for a request's head together.
+        idle_connection_timeout=config.idle_timeout,
+        body_timeout=config.body_timeout,
+    )
+    run_loop(config.host, config.ports, functools.partial(serve, server))
+
+
+if __name__ == "__main__":
+    run(IMPLEMENTATION, ["urlecho", *sys.argv[1:]])
