@@ -1,7 +1,8 @@
 """``netrosetta bench``: the implementations measured side by side, against real references.
 
     netrosetta bench [--impl raw,twisted,tornado] [--behaviour echo,multiport,urlecho,scaling]
-                     [--quick | --tiny] [--runs N] [--duration S] [--no-references] [--out DIR]
+                     [--scenario ID,...] [--quick | --tiny] [--runs N] [--duration S]
+                     [--no-references] [--out DIR]
 
 Method (vmbench's): a C load generator (loadgen.c, built here with the system compiler, epoll, one
 thread) runs C connections that each send an M-byte message and wait for the whole echo before the
@@ -353,6 +354,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
                         help="implementations, comma-separated (raw, twisted, tornado); default all")
     parser.add_argument("--behaviour", "--behavior", action="append", default=[],
                         help="groups, comma-separated (echo, multiport, urlecho, scaling); default all")
+    parser.add_argument("--scenario", action="append", default=[],
+                        help="only these scenarios, comma-separated (ids as in the tables)")
     speed = parser.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true", help="one short run of the main scenarios (~1 minute)")
     speed.add_argument("--tiny", action="store_true",
@@ -387,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parse(sys.argv[1:] if argv is None else argv)
         impls = _split(args.impl, servers.IMPLEMENTATIONS, "implementation")
         groups = _split(args.behaviour, GROUPS, "behaviour")
+        only = set(_split(args.scenario, [sc.id for sc in SCENARIOS], "scenario")) if args.scenario else None
         if args.runs is not None and args.runs < 1 or args.duration is not None and args.duration <= 0:
             raise ValueError("--runs and --duration must be positive")
     except ValueError as error:
@@ -426,7 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     plan = []
     for group in groups:
-        scenarios = [sc for sc in SCENARIOS if sc.group == group and mode in sc.modes]
+        scenarios = [sc for sc in SCENARIOS if sc.group == group
+                     and (sc.id in only if only else mode in sc.modes)]
+        if not scenarios:
+            continue
         targets = servers.implementations(group, impls)
         if not args.no_references:
             targets += servers.references(group)

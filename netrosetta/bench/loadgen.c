@@ -14,7 +14,7 @@
  *             then repeat on the same connection (keep-alive) or, with --close, on a new one, after
  *             reading to the server's close (so TIME_WAIT lands on the server, as with real clients).
  *   stream    one connection sends --total bytes as fast as the server takes them while reading the
- *             echo back as it comes (full duplex, not in step), then half-closes.
+ *             echo back as it comes (full duplex, not in step), then closes once all is back.
  *   hold      only the idle connections: open --idle connections, use each once (--http: one GET
  *             each), hold them open for D seconds (to sit beside wrk).
  * --idle I opens I extra connections first, uses each once (so the server has really accepted
@@ -448,7 +448,7 @@ static int run_stream(void) {
             if (w < 0 && errno != EAGAIN) { errors[E_RESET]++; break; }
             if (w > 0) { sent += (size_t)w; last_progress = t; }
             if (sent == opt.total && !shut) {
-                shutdown(c->fd, SHUT_WR);
+                /* no half-close: this measures throughput, the conformance suite checks half-close */
                 shut = 1;
                 set_events(c, EPOLLIN);
             }
