@@ -246,7 +246,10 @@ class RequestParser:
                 size = min(self._remaining, end - position)
                 position += size
                 self._remaining -= size
-                events.append(Data(size))
+                if events and type(events[-1]) is Data:
+                    events[-1].size += size  # many small chunks in one feed: one event, not thousands
+                else:
+                    events.append(Data(size))
                 if not self._remaining:
                     self.state = CHUNK_END
             elif state == CHUNK_END:

@@ -378,3 +378,9 @@ def test_mutated_input_never_raises_and_chunking_does_not_matter(stream_and_cuts
     errors = [index for index, event in enumerate(whole) if event[0] == "error"]
     assert errors in ([], [len(whole) - 1]), "at most one Error, and nothing after it"
     assert summary(feed_split(stream, cuts)) == whole
+
+
+def test_many_small_chunks_make_one_data_event() -> None:
+    events = RequestParser().feed(CHUNKED + b"1;e\r\na\r\n" * 5000 + b"0\r\n\r\n")
+    assert [type(event) for event in events] == [Request, Data, EndOfMessage]
+    assert events[1].size == 5000
