@@ -19,11 +19,8 @@ DIVERGENCES: dict[tuple[str, str], str] = {
     # impl_raw --model threaded: thread-per-connection, on purpose.
     ("L9", "raw-threaded"): "thread-per-connection by design: one thread per client",
     # impl_tornado urlecho: what Tornado's HTTP1Connection decides by itself, with no public hook.
-    ("U6.2", "tornado"): "Tornado's chunked-body reader refuses chunk extensions and trailer fields (400)",
     ("U9.2", "tornado"): "Tornado keeps a connection alive by default for HTTP/1.1 only: HTTP/1.2 is "
                          "answered, then closed as HTTP/1.0 would be",
-    ("U18.1", "tornado"): "one Tornado timer (idle_connection_timeout) covers the idle wait and the head, "
-                          "and it closes without a 408: no separate header deadline",
 }
 
 

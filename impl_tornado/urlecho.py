@@ -1,12 +1,12 @@
 """URL echo on tornado.web and Tornado's HTTPServer, hardened through public hooks (SPEC.md, section U)."""
 
+import asyncio
 import contextlib
 import functools
 import re
 import socket
 import sys
 import time
-from asyncio import Future
 
 from tornado import gen, httputil
 from tornado.httpserver import HTTPServer
@@ -184,11 +184,19 @@ async def drain(stream: IOStream) -> None:
 class UrlEchoStream(IOStream):
     """An IOStream that completes the one response Tornado's HTTP1Connection writes by itself."""
 
-    head: "Future[bytes] | None" = None  # the read of the current request's head
+    head: "asyncio.Future[bytes] | None" = None  # the read of the current request's head
     in_head = False  # is the read in progress (or last failed) the one of a head?
     line_ended = False  # has its request line ended (a head over the limit: 431, else 414)?
+    owed_crlf = False  # has the CRLF that ends a chunked body been read with its trailers?
+    max_trailers = 16 * 1024
 
-    def write(self, data: bytes | memoryview) -> "Future[None]":
+    def __init__(self, sock: socket.socket, header_timeout: float, **options: object) -> None:
+        super().__init__(sock, **options)
+        self.header_timeout = header_timeout
+        self.head_started: float | None = None  # when the current head's first byte arrived
+        self.deadline: object | None = None  # the IOLoop timeout that checks it
+
+    def write(self, data: bytes | memoryview) -> "asyncio.Future[None]":
         """Turn Tornado's bare 400 (sent for a head its parser rejects) into a complete one."""
         # HTTP1Connection answers a malformed head with exactly these bytes, then closes: no Date,
         # no Content-Length, no Connection: close, and no public hook to change that.
@@ -196,23 +204,48 @@ class UrlEchoStream(IOStream):
             data = error_response(505 if self.other_major_version() else 400)
         return super().write(data)
 
-    def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> "Future[bytes]":
+    def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> "asyncio.Future[bytes]":
         """HTTP1Connection reads each request's head with this: keep it, to say why it was refused."""
         self.line_ended = False
+        self.head_started = None
         self.in_head = True
         self.head = None
         self.head = super().read_until_regex(regex, max_bytes)
         return self.head
 
-    def read_until(self, delimiter: bytes, max_bytes: int | None = None) -> "Future[bytes]":
-        """HTTP1Connection reads a chunk's size line with this: a line over its limit is a 400."""
+    def read_until(self, delimiter: bytes, max_bytes: int | None = None) -> "asyncio.Future[bytes]":
+        """HTTP1Connection reads a chunk's size line with this (a line over its limit is a 400)."""
         self.in_head = False
-        return super().read_until(delimiter, max_bytes)
+        return asyncio.ensure_future(self.chunk_size_line(super().read_until(delimiter, max_bytes)))
+
+    async def chunk_size_line(self, reading: "asyncio.Future[bytes]") -> bytes:
+        """The size line without its chunk extensions; after the last chunk, skip the trailers."""
+        # Tornado's chunked reader takes neither (RFC 9112 §7.1.1: extensions are ignored, and
+        # §7.1.2: trailer fields may follow the last chunk), so hand it what it does take.
+        line = await reading
+        size = line[:-2].split(b";", 1)[0].rstrip(b" \t")
+        if size and not size.strip(b"0"):
+            # The trailer section and its final CRLF, which Tornado will ask for as two bytes.
+            await super().read_until_regex(rb"^\r\n|\r\n\r\n", max_bytes=self.max_trailers)
+            self.owed_crlf = True
+        return size + b"\r\n"
+
+    def read_bytes(self, num_bytes: int, partial: bool = False) -> "asyncio.Future[bytes]":
+        """The CRLF after the last chunk, if chunk_size_line has already read it."""
+        if self.owed_crlf and num_bytes == 2:
+            self.owed_crlf = False
+            done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            done.set_result(b"\r\n")
+            return done
+        return super().read_bytes(num_bytes, partial)
 
     def close(self, exc_info: object = False) -> None:
         """A head over max_header_size makes IOStream close at once: answer 414 or 431 first."""
         if isinstance(exc_info, UnsatisfiableReadError) and self.in_head:
             self.refuse_now(431 if self.line_ended else 414)
+        if self.deadline is not None:
+            self.io_loop.remove_timeout(self.deadline)
+            self.deadline = None
         super().close(exc_info)
 
     def refuse_now(self, status: int) -> None:
@@ -237,7 +270,15 @@ class UrlEchoStream(IOStream):
         # even between reading a request and writing its answer (Tornado has no half-close). So
         # that the answer still goes out, the EOF is reported only to a reader, after it.
         count = super().read_from_fd(buf)
-        if count and self.in_head and not self.line_ended and (self.head is None or not self.head.done()):
+        if not count or not self.in_head or (self.head is not None and self.head.done()):
+            return None if count == 0 and not self.reading() else count
+        if self.head_started is None:
+            # Slowloris: the head must be complete header_timeout after its first byte, however
+            # slowly it trickles in (Tornado's own timer counts from the end of the last request).
+            self.head_started = self.io_loop.time()
+            if self.deadline is None:
+                self.deadline = self.io_loop.call_later(self.header_timeout, self.check_deadline)
+        if not self.line_ended:
             # Still in the request line (body bytes come after a LF, never before).
             end = buf.find(b"\n", 0, count)
             if CONTROL.search(buf, 0, count if end == -1 else end):
@@ -245,9 +286,19 @@ class UrlEchoStream(IOStream):
                 self.refuse_now(400)
                 return 0
             self.line_ended = end != -1
-        if count == 0 and not self.reading():
-            return None
         return count
+
+    def check_deadline(self) -> None:
+        """408 for a head still incomplete header_timeout after its first byte, then close."""
+        self.deadline = None
+        if self.closed() or self.head_started is None or self.head is None or self.head.done():
+            return  # no head under way: the next one's first byte sets a new deadline
+        remaining = self.head_started + self.header_timeout - self.io_loop.time()
+        if remaining > 0:
+            self.deadline = self.io_loop.call_later(remaining, self.check_deadline)
+            return
+        self.refuse_now(408)
+        self.close()
 
 
 class UrlEchoServer(HTTPServer):
@@ -259,8 +310,8 @@ class UrlEchoServer(HTTPServer):
 
     def handle_stream(self, stream: IOStream, address: tuple) -> None:
         """Serve the connection on an UrlEchoStream (the stream TCPServer made has done no I/O yet)."""
-        stream = UrlEchoStream(stream.socket, max_buffer_size=self.max_buffer_size,
-                               read_chunk_size=self.read_chunk_size)
+        stream = UrlEchoStream(stream.socket, self.config.header_timeout,
+                               max_buffer_size=self.max_buffer_size, read_chunk_size=self.read_chunk_size)
         super().handle_stream(stream, address)
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> RequestGuard:
