@@ -137,6 +137,7 @@ def test_M8_line_too_long(server):
         ("64 KiB + 1 then LF", b"x" * (MAX_LINE + 1) + b"\nafter\n", False),
         ("64 KiB + 1 then CRLF", b"x" * (MAX_LINE + 1) + b"\r\nafter\n", False),
         ("1 MiB, no LF at all", b"y" * MIB, False),
+        ("64 KiB + 1 unterminated, then EOF", b"w" * (MAX_LINE + 1), True),
     ]
     expect = answers(port, [b"ok"]) + error
     for label, long, shut_wr in cases:

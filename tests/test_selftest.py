@@ -64,7 +64,8 @@ BROKEN = [
     Broken("echo_one_at_a_time.py", "echo", {"E4", "E5", "E6"}, workers=3),
     Broken("echo_unbounded_buffer.py", "echo", {"E7"}),
     Broken("multiport_wrong_port.py", "multiport", {"M4"}),
-    Broken("multiport_drops_tail.py", "multiport", {"M7"}),
+    # M8 too: an over-long unterminated tail at EOF is owed its ERROR answer, and is dropped as well.
+    Broken("multiport_drops_tail.py", "multiport", {"M7", "M8"}),
     Broken("urlecho_decodes_target.py", "urlecho", {"U1.1", "U3", "U11.1", "U11.2"}),
     Broken("urlecho_smuggles.py", "urlecho", {"U15.3"}),
     Broken("urlecho_no_header_deadline.py", "urlecho", {"U18.1"}),

@@ -169,8 +169,11 @@ class TaggedLineProtocol(Tracked):
         self.transport.close()
 
     def eof_received(self) -> bool:
-        if self.buffer:
-            self.transport.write(self.tag + bytes(self.buffer).removesuffix(b"\r") + b"\n")
+        # The unterminated tail is a line too (a CR at its end is not before an LF: it stays).
+        if len(self.buffer) > MAX_LINE:
+            self.too_long()
+        elif self.buffer:
+            self.transport.write(self.tag + bytes(self.buffer) + b"\n")
         return False
 
     def pause_writing(self) -> None:
