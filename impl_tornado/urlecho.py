@@ -7,6 +7,7 @@ import re
 import socket
 import sys
 import time
+from collections.abc import Awaitable
 
 from tornado import gen, httputil
 from tornado.httpserver import HTTPServer
@@ -50,7 +51,7 @@ class UrlEchoHandler(RequestHandler):
     # anything outside its list of seven with 405.
     SUPPORTED_METHODS = AnyMethod()  # type: ignore[assignment]
 
-    async def prepare(self) -> None:
+    def prepare(self) -> None:
         """Answer here, for every method: RequestHandler has a get() or post() per method name only."""
         request = self.request
         body, content_type = answer(request.method, request.uri, request.version,
@@ -61,9 +62,9 @@ class UrlEchoHandler(RequestHandler):
         if closing:
             self.set_header("Connection", "close")
         # For HEAD, finish() still counts the Content-Length of this body, then sends none.
-        await self.finish(body)
+        sent = self.finish(body)
         if closing:
-            request.connection.close()
+            sent.add_done_callback(lambda _: request.connection.close())
 
     def compute_etag(self) -> None:
         """No ETag: an echo is never 304 Not Modified, and hashing every answer costs time."""
@@ -91,11 +92,6 @@ class RequestGuard(httputil.HTTPMessageDelegate):
             return 405  # no tunnels here
         if len(target) > self.config.max_target:
             return 414
-        # The header section as it came (name, ": ", value, CRLF): Tornado only cuts off a head
-        # larger than max_header_size, which holds the request line too.
-        section = sum(len(name) + len(value) + 4 for name, value in headers.get_all())
-        if section > self.config.max_header_bytes:
-            return 431
         if not VISIBLE.fullmatch(target):
             return 400
         if target == "*" and method != "OPTIONS":
@@ -125,28 +121,22 @@ class RequestGuard(httputil.HTTPMessageDelegate):
                 return 413  # before any 100 Continue: Tornado sends that after this method
         return None
 
-    async def headers_received(self, start_line: httputil.RequestStartLine,
-                               headers: httputil.HTTPHeaders) -> None:
+    def headers_received(self, start_line: httputil.RequestStartLine,
+                         headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
         """Refuse a bad head at once; hand a good one to the Application."""
         status = self.refusal(start_line, headers)
         if status is None:
-            result = self.delegate.headers_received(start_line, headers)
-            if result is not None:
-                await result
-            return
+            return self.delegate.headers_received(start_line, headers)
         # Take the stream from HTTP1Connection: it would otherwise go on to read the body.
-        await refuse(self.connection.detach(), status)
+        return refuse(self.connection.detach(), status)
 
-    async def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         """Count the body as it comes: a chunked one is refused with 413 once it passes --max-body."""
         self.received += len(chunk)
         if self.received > self.config.max_body:
             # HTTP1Connection waits for this coroutine before it reads on, so the stream is ours.
-            await refuse(self.connection.stream, 413)
-            return
-        result = self.delegate.data_received(chunk)
-        if result is not None:
-            await result
+            return refuse(self.connection.stream, 413)
+        return self.delegate.data_received(chunk)
 
     def finish(self) -> None:
         self.delegate.finish()
@@ -182,7 +172,9 @@ async def drain(stream: IOStream) -> None:
 
 
 class UrlEchoStream(IOStream):
-    """An IOStream that completes the one response Tornado's HTTP1Connection writes by itself."""
+    """The IOStream HTTP1Connection reads and writes, doing through its public methods what
+    HTTP1Connection leaves undone: complete error answers, the header deadline, chunk extensions
+    and trailers, and half-close."""
 
     head: "asyncio.Future[bytes] | None" = None  # the read of the current request's head
     in_head = False  # is the read in progress (or last failed) the one of a head?
@@ -265,13 +257,19 @@ class UrlEchoStream(IOStream):
         return version is not None and version.group(1) != b"1"
 
     def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
-        """Half-close: an EOF that arrives while no read is pending waits for the next read."""
-        # IOStream watches an idle socket to notice a close, and closes itself at EOF at once,
-        # even between reading a request and writing its answer (Tornado has no half-close). So
-        # that the answer still goes out, the EOF is reported only to a reader, after it.
+        """Watch what arrives: an EOF between requests, and the bytes of each head."""
         count = super().read_from_fd(buf)
-        if not count or not self.in_head or (self.head is not None and self.head.done()):
-            return None if count == 0 and not self.reading() else count
+        if count == 0 and not self.reading():
+            # Half-close: IOStream watches an idle socket to notice a close, and closes itself at
+            # EOF at once, even between reading a request and writing its answer (Tornado has no
+            # half-close). So that the answer still goes out, only a reader is told of the EOF.
+            return None
+        if count and self.in_head and (self.head is None or not self.head.done()):
+            return self.head_received(buf, count)
+        return count
+
+    def head_received(self, buf: bytearray | memoryview, count: int) -> int:
+        """Bytes of a head: start its deadline; refuse at once what no request line holds."""
         if self.head_started is None:
             # Slowloris: the head must be complete header_timeout after its first byte, however
             # slowly it trickles in (Tornado's own timer counts from the end of the last request).
@@ -331,8 +329,8 @@ def main(config: Config) -> None:
     application = Application([(r".*", UrlEchoHandler)], log_function=lambda handler: None)
     server = UrlEchoServer(
         application, config,
-        # Tornado's limits, as the contract names them. A head larger than max_header_size is
-        # cut off; a body larger than max_body_size is refused.
+        # A head (request line included, as the contract allows) over max_header_size makes
+        # IOStream close the connection: UrlEchoStream.close answers 414 or 431 first.
         max_header_size=config.max_header_bytes,
         # Twice ours, so that RequestGuard sees a chunked body pass ours and answers 413; Tornado's
         # own check (a bare 400) is left for a single chunk announced larger than that.
