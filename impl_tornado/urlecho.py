@@ -22,7 +22,7 @@ from netrosetta.launch import Config, run
 # After an error response, read (and drop) what the client still sends for at most this long
 # before closing: closing with unread input would reset the connection and could destroy the
 # response in the client's buffers (a "lingering close", as nginx does).
-LINGER = 2.0
+LINGER_TIMEOUT = 2.0
 # RFC 3986 §3.2.2: a name (letters, digits, -._~; an IPv4 address is one too) or an IPv6 literal.
 HOST = re.compile(r"(?:[A-Za-z0-9\-._~]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?")
 # RFC 9110 §4.2: a target in absolute-form starts with a scheme and "://".
@@ -145,7 +145,7 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         self.delegate.on_connection_close()
 
 
-def error_response(status: int) -> bytes:
+def render_error(status: int) -> bytes:
     """A complete error response: Date, Content-Length, Connection: close, a one-line body."""
     reason = httputil.responses.get(status, "Error")
     body = f"{status} {reason}\n"
@@ -157,9 +157,9 @@ def error_response(status: int) -> bytes:
 async def refuse(stream: IOStream, status: int) -> None:
     """Send a complete error response, then close without resetting it away."""
     with contextlib.suppress(StreamClosedError, OSError, gen.TimeoutError):
-        await stream.write(error_response(status))
+        await stream.write(render_error(status))
         stream.socket.shutdown(socket.SHUT_WR)
-        await gen.with_timeout(stream.io_loop.time() + LINGER, drain(stream),
+        await gen.with_timeout(stream.io_loop.time() + LINGER_TIMEOUT, drain(stream),
                                quiet_exceptions=(StreamClosedError,))
     stream.close()
 
@@ -193,7 +193,7 @@ class UrlEchoStream(IOStream):
         # HTTP1Connection answers a malformed head with exactly these bytes, then closes: no Date,
         # no Content-Length, no Connection: close, and no public hook to change that.
         if data == BARE_400:
-            data = error_response(505 if self.other_major_version() else 400)
+            data = render_error(505 if self.other_major_version() else 400)
         return super().write(data)
 
     def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> "asyncio.Future[bytes]":
@@ -245,7 +245,7 @@ class UrlEchoStream(IOStream):
         if not self.closed() and not self.writing():
             # Nothing else is waiting to be sent, and the answer is small: one send() takes it.
             with contextlib.suppress(OSError):
-                self.socket.send(error_response(status))
+                self.socket.send(render_error(status))
                 self.socket.shutdown(socket.SHUT_WR)
 
     def other_major_version(self) -> bool:
