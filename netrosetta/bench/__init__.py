@@ -77,6 +77,7 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -445,13 +446,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_affinity = os.sched_getaffinity(0)
     if client_core is not None:
         os.sched_setaffinity(0, {client_core})  # keep our own polling off the server's core
+    # SIGTERM unwinds like Ctrl-C, so every server and client we started is stopped on the way out.
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with report.progress(disabled=args.no_progress) as bar:
             total = sum(len(sc) * len(tg) * settings.runs for _, sc, tg in plan)
             task = bar.add_task("bench", total=total)
             for group, scenarios, targets in plan:
                 _run_group(bench, document, group, scenarios, targets, bar, task)
+    except KeyboardInterrupt:
+        sys.stderr.write("netrosetta bench: interrupted; every server it started is stopped\n")
+        return 130
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         os.sched_setaffinity(0, previous_affinity)
     report.derive(document, TARGETS, RSS_LIMIT_MIB, CLIENT_BOUND)
     document["finished"] = _utc()
@@ -466,6 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _json_default(value: object) -> object:

@@ -62,7 +62,7 @@ def run_client(argv: list[str], core: int | None, timeout: float) -> tuple[str, 
         proc = subprocess.Popen(argv, stdout=out, stderr=err, preexec_fn=_pin(core))
         try:
             status, usage = _wait_bounded(proc, timeout)
-        except ToolError:
+        except BaseException:  # a timeout, or Ctrl-C / SIGTERM of the bench: never leave a client behind
             proc.kill()
             proc.wait()
             raise
@@ -123,7 +123,7 @@ def collect_loadgen(started, timeout: float) -> dict:
     proc, out, err = started
     try:
         status, cpu = _wait_bounded(proc, timeout)
-    except ToolError:
+    except BaseException:
         proc.kill()
         proc.wait()
         raise
