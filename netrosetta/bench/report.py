@@ -146,10 +146,12 @@ def _idle(m: dict) -> str:
 def _ratio_rows(document: dict) -> list[list[str]]:
     rows = []
     for r in document["ratios"]:
+        short = (1 - r["headline"] / r["target"]) * 100 if r["headline"] is not None and r["target"] else 0
         verdict = "—" if r["met"] is None else ("met" if r["met"] else
-                                                 f"missed by {(1 - r['headline'] / r['target']) * 100:.0f}%")
+                                                 f"missed by {short:.0f}%" if short >= 1 else
+                                                 f"missed by {short:.1f}%")
         rows.append([r["title"], _num(r["throughput_ratio"], 2) + "x", _num(r["cpu_ratio"], 2) + "x",
-                     ("CPU/req" if r["client_bound"] else "throughput"), _num(r["headline"], 2) + "x",
+                     ("CPU/req" if r["client_bound"] else "throughput"), _num(r["headline"], 3) + "x",
                      "—" if r["target"] is None else f">= {r['target']}x", verdict])
     return rows
 
