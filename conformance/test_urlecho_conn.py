@@ -201,6 +201,36 @@ def test_U18_3_idle_deadline(server):
         requirement, client.sent, "closed without a response (or after a 408)", got)
 
 
+@pytest.mark.server_args("--header-timeout", "5", "--body-timeout", "1", "--idle-timeout", "3")
+def test_U18_3_request_begun_before_idle_timeout_is_served(server):
+    """--idle-timeout bounds only the wait for the next request's first byte: a request begun before it
+    expires is served even if its head ends after it, within --header-timeout of its first byte."""
+    requirement = ("U18.3 a request begun 2 s into a 3 s --idle-timeout and ended 1.8 s later "
+                   "(well within the 5 s --header-timeout): served")
+    second = request("GET", "/begun-in-time")
+    with Client.connect(server) as client:
+        client.send(request("GET", "/one"))
+        _served(client, requirement)
+        # The server's idle timer started before the answer reached us: 1 s to spare, at least.
+        early = client.idle(2.0)
+        assert not early and not client.eof, failure(
+            requirement, client.sent, "the connection still open after 2 s idle",
+            f"closed={client.eof}, received {early!r}")
+        client.send(second[:2])
+        # Slow on purpose: the head ends 0.8 s after the idle timeout, 3.2 s before the header deadline.
+        late = client.idle(1.8)
+        client.send(second[2:])
+        sent = (client.sent[:-len(second)] + b" (then 2 s idle) " + second[:2] + b" (then 1.8 s) "
+                + second[2:])
+        try:
+            response = client.response()
+        except NoResponse as error:
+            raise AssertionError(failure(requirement, sent, "200 /begun-in-time",
+                                         f"{late!r} while the head was under way; {error}")) from None
+    assert (response.status, response.body) == (200, b"/begun-in-time"), failure(
+        requirement, sent, "200 /begun-in-time", response.summary())
+
+
 def _enough_files(count: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < count:

@@ -173,8 +173,8 @@ async def drain(stream: IOStream) -> None:
 
 class UrlEchoStream(IOStream):
     """The IOStream HTTP1Connection reads and writes, doing through its public methods what
-    HTTP1Connection leaves undone: complete error answers, the header deadline, chunk extensions
-    and trailers, and half-close."""
+    HTTP1Connection leaves undone: complete error answers, the idle and header deadlines, chunk
+    extensions and trailers, and half-close."""
 
     head: "asyncio.Future[bytes] | None" = None  # the read of the current request's head
     in_head = False  # is the read in progress (or last failed) the one of a head?
@@ -182,26 +182,38 @@ class UrlEchoStream(IOStream):
     owed_crlf = False  # has the CRLF that ends a chunked body been read with its trailers?
     max_trailers = 16 * 1024
 
-    def __init__(self, sock: socket.socket, header_timeout: float, **options: object) -> None:
+    def __init__(self, sock: socket.socket, idle_timeout: float, header_timeout: float,
+                 **options: object) -> None:
         super().__init__(sock, **options)
+        self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
+        self.head_awaited = 0.0  # when the read of the current head began (the idle wait)
         self.head_started: float | None = None  # when the current head's first byte arrived
-        self.deadline: object | None = None  # the IOLoop timeout that checks it
+        self.deadline: object | None = None  # the IOLoop timeout that checks them
+        self.deadline_at = 0.0  # when it fires
 
     def write(self, data: bytes | memoryview) -> "asyncio.Future[None]":
-        """Turn Tornado's bare 400 (sent for a head its parser rejects) into a complete one."""
+        """Turn Tornado's bare 400 (sent for a head its parser rejects) into a complete one, sent
+        by refuse_now with a lingering close."""
         # HTTP1Connection answers a malformed head with exactly these bytes, then closes: no Date,
         # no Content-Length, no Connection: close, and no public hook to change that.
         if data == BARE_400:
-            data = render_error(505 if self.other_major_version() else 400)
+            self.refuse_now(505 if self.other_major_version() else 400)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         return super().write(data)
 
     def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> "asyncio.Future[bytes]":
         """HTTP1Connection reads each request's head with this: keep it, to say why it was refused."""
         self.line_ended = False
+        self.head_awaited = self.io_loop.time()
         self.head_started = None
         self.in_head = True
         self.head = None
+        # The idle wait: Tornado's own timer (idle_connection_timeout) would run on to the end of
+        # the head, and cut off a request begun in time; here it ends at the head's first byte.
+        self.arm(self.head_awaited + self.idle_timeout)
         self.head = super().read_until_regex(regex, max_bytes)
         return self.head
 
@@ -241,12 +253,12 @@ class UrlEchoStream(IOStream):
         super().close(exc_info)
 
     def refuse_now(self, status: int) -> None:
-        """Send an error response straight to the socket, as the stream is about to close."""
+        """Send an error response on a copy of the socket, as the stream is about to close."""
         if not self.closed() and not self.writing():
-            # Nothing else is waiting to be sent, and the answer is small: one send() takes it.
+            # IOStream (or HTTP1Connection) closes this stream's socket at once; a duplicate keeps
+            # the connection open for the answer and a lingering close, on a stream of its own.
             with contextlib.suppress(OSError):
-                self.socket.send(render_error(status))
-                self.socket.shutdown(socket.SHUT_WR)
+                self.io_loop.add_callback(refuse, IOStream(self.socket.dup()), status)
 
     def other_major_version(self) -> bool:
         """Did the last head read ask for an HTTP major version other than 1 (505, not 400)?"""
@@ -274,8 +286,7 @@ class UrlEchoStream(IOStream):
             # Slowloris: the head must be complete header_timeout after its first byte, however
             # slowly it trickles in (Tornado's own timer counts from the end of the last request).
             self.head_started = self.io_loop.time()
-            if self.deadline is None:
-                self.deadline = self.io_loop.call_later(self.header_timeout, self.check_deadline)
+            self.arm(self.head_started + self.header_timeout)
         if not self.line_ended:
             # Still in the request line (body bytes come after a LF, never before).
             end = buf.find(b"\n", 0, count)
@@ -286,17 +297,33 @@ class UrlEchoStream(IOStream):
             self.line_ended = end != -1
         return count
 
-    def check_deadline(self) -> None:
-        """408 for a head still incomplete header_timeout after its first byte, then close."""
-        self.deadline = None
-        if self.closed() or self.head_started is None or self.head is None or self.head.done():
-            return  # no head under way: the next one's first byte sets a new deadline
-        remaining = self.head_started + self.header_timeout - self.io_loop.time()
-        if remaining > 0:
-            self.deadline = self.io_loop.call_later(remaining, self.check_deadline)
+    def arm(self, due: float) -> None:
+        """Have check_deadline run by ``due``: one timer, moved only to fire sooner."""
+        # On the hot path a timer already runs that fires sooner; it checks, and re-arms itself.
+        if self.deadline is not None and self.deadline_at <= due:
             return
-        self.refuse_now(408)
-        self.close()
+        if self.deadline is not None:
+            self.io_loop.remove_timeout(self.deadline)
+        self.deadline_at = due
+        self.deadline = self.io_loop.call_at(due, self.check_deadline)
+
+    def check_deadline(self) -> None:
+        """Close a connection idle for idle_timeout; 408 for a head still incomplete
+        header_timeout after its first byte, then close."""
+        self.deadline = None
+        if self.closed() or self.head is None or self.head.done():
+            return  # no head awaited: the next read of one arms the timer again
+        if self.head_started is None:
+            due = self.head_awaited + self.idle_timeout
+        else:
+            due = self.head_started + self.header_timeout
+        if due > self.io_loop.time():
+            self.arm(due)
+        elif self.head_started is None:
+            self.close()  # idle: no request was begun, so none is answered
+        else:
+            self.refuse_now(408)
+            self.close()
 
 
 class UrlEchoServer(HTTPServer):
@@ -308,7 +335,7 @@ class UrlEchoServer(HTTPServer):
 
     def handle_stream(self, stream: IOStream, address: tuple) -> None:
         """Serve the connection on an UrlEchoStream (the stream TCPServer made has done no I/O yet)."""
-        stream = UrlEchoStream(stream.socket, self.config.header_timeout,
+        stream = UrlEchoStream(stream.socket, self.config.idle_timeout, self.config.header_timeout,
                                max_buffer_size=self.max_buffer_size, read_chunk_size=self.read_chunk_size)
         super().handle_stream(stream, address)
 
@@ -335,8 +362,10 @@ def main(config: Config) -> None:
         # Twice ours, so that RequestGuard sees a chunked body pass ours and answers 413; Tornado's
         # own check (a bare 400) is left for a single chunk announced larger than that.
         max_body_size=2 * config.max_body,
-        # Tornado has one timer for an idle connection and for a request's head together.
-        idle_connection_timeout=config.idle_timeout,
+        # Tornado has one timer for an idle connection and for a request's head together, from
+        # the end of one request to the end of the next head; UrlEchoStream keeps the two
+        # deadlines apart, and this one is only a backstop that never fires first.
+        idle_connection_timeout=2 * (config.idle_timeout + config.header_timeout),
         body_timeout=config.body_timeout,
     )
     run_loop(config.host, config.ports, functools.partial(serve, server))
