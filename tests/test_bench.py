@@ -8,8 +8,10 @@ its readers rely on, and that no client saw an error.
 from __future__ import annotations
 
 import json
+import socketserver
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,44 @@ def test_bench_bad_command_line() -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "unknown implementation" in done.stderr
+
+
+class _Corrupting(socketserver.BaseRequestHandler):
+    """An echo that flips the last byte of what it sends back: the load generator must notice."""
+
+    def handle(self) -> None:
+        while data := self.request.recv(65536):
+            self.request.sendall(data[:-1] + bytes([data[-1] ^ 1]))
+
+
+class _Failing(socketserver.BaseRequestHandler):
+    """An HTTP server that answers every request with a 500."""
+
+    def handle(self) -> None:
+        buffer = b""
+        while chunk := self.request.recv(65536):
+            buffer += chunk
+            while b"\r\n\r\n" in buffer:
+                _, _, buffer = buffer.partition(b"\r\n\r\n")
+                self.request.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize(("handler", "mode", "kind"), [(_Corrupting, "pingpong", "mismatch"),
+                                                       (_Failing, "http", "status")])
+def test_loadgen_counts_what_goes_wrong(handler: type, mode: str, kind: str) -> None:
+    """The load generator counts a corrupted echo or an error status as client errors, never as requests."""
+    from netrosetta.bench import clients
+
+    binary = clients.build_loadgen()
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        report = clients.loadgen(binary, mode, [server.server_address[1]], None, 60, conns=2, size=64,
+                                 duration=0.3, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report["requests"] == 0, report
+    assert report["errors"] > 0 and report["error_kinds"][kind] > 0, report
