@@ -21,10 +21,13 @@ HIGH_WATER = 1024 * 1024
 # ...and read again once it has drained below this.
 LOW_WATER = 256 * 1024
 READ_SIZE = 256 * 1024
+# Every read lands in this one buffer, shared by all clients: the loop runs one callback at a
+# time, and each sends or copies out what it read before returning (uvloop does the same).
+READ_BUFFER = memoryview(bytearray(READ_SIZE))
 
 
 class EchoConnection:
-    """One client: whatever it sends is queued and written back as the socket accepts it."""
+    """One client: whatever it sends is written back at once, and queued only if the socket is full."""
 
     def __init__(self, loop: EventLoop, sock: socket.socket) -> None:
         self.loop = loop
@@ -35,49 +38,65 @@ class EchoConnection:
         loop.add_reader(sock, self.on_readable)
 
     def on_readable(self) -> None:
-        """Queue what arrived and try to send it at once (most of the time the socket takes it)."""
+        """Send what arrived straight back; queue only what the socket would not take."""
         try:
-            data = self.sock.recv(READ_SIZE)
+            size = self.sock.recv_into(READ_BUFFER)
         except BlockingIOError:
             return
         except OSError:
             self.close()  # reset by the peer: nothing more can be delivered
             return
-        if not data:
+        if not size:
             # Half-close: the client will send no more, but still reads what we owe it.
             self.eof = True
             self.loop.remove_reader(self.sock)
-            self.flush()
+            if not self.outgoing:
+                self.close()  # else flush closes once the queue has drained
             return
-        self.outgoing += data
-        self.flush()
+        data = READ_BUFFER[:size]
+        if self.outgoing:
+            # Older bytes still wait for the socket: these go behind them, in order.
+            self.outgoing += data
+        else:
+            # Partial sends: most of the time the kernel takes it all and nothing is queued.
+            try:
+                sent = self.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            if sent == size:
+                return
+            # Copy the tail out of the shared buffer: the next read will overwrite it.
+            self.outgoing += data[sent:]
+            # Ask for write readiness only now that something waits, or the loop would spin.
+            self.loop.add_writer(self.sock, self.flush)
         if len(self.outgoing) >= HIGH_WATER:
             # The client is not reading: stop reading from it, and TCP's window pushes back.
             self.reading = False
             self.loop.remove_reader(self.sock)
 
     def flush(self) -> None:
-        """Send what the kernel takes; keep the rest and ask to be woken when it can take more."""
-        if self.outgoing:
-            try:
-                sent = self.sock.send(self.outgoing)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.close()
-                return
-            del self.outgoing[:sent]
-        if self.outgoing:
-            self.loop.add_writer(self.sock, self.flush)
-        elif self.eof:
+        """The socket can take more: send what is queued, and stop asking once it is all sent."""
+        try:
+            sent = self.sock.send(self.outgoing)
+        except BlockingIOError:
+            return
+        except OSError:
             self.close()
             return
-        else:
-            self.loop.remove_writer(self.sock)
+        del self.outgoing[:sent]
         if not self.reading and not self.eof and len(self.outgoing) < LOW_WATER:
             # The client has caught up: read from it again.
             self.reading = True
             self.loop.add_reader(self.sock, self.on_readable)
+        if self.outgoing:
+            return
+        if self.eof:
+            self.close()
+        else:
+            self.loop.remove_writer(self.sock)
 
     def close(self) -> None:
         self.loop.forget(self.sock)

@@ -84,7 +84,9 @@ class EventLoop:
             self.selector.register(sock, self._mask(callbacks), callbacks)
             return
         callbacks = key.data
-        if callbacks[index] is callback:
+        # ==, not is: each ``conn.flush`` is a new bound method, equal to the one registered.
+        # An unchanged interest then costs no modify system call.
+        if callbacks[index] == callback:
             return
         callbacks[index] = callback
         mask = self._mask(callbacks)
