@@ -16,6 +16,9 @@ from netrosetta.launch import Config, run
 # A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
 MAX_LINE = 64 * 1024
 TOO_LONG = b"ERROR line too long"
+# Fairness: awaiting a finished future does not return to the IOLoop, so a client whose lines
+# are always buffered already would starve the others. After this many in a row, yield once.
+FAIR_SHARE = 16
 
 
 class TaggedLineServer(TCPServer):
@@ -29,14 +32,15 @@ class TaggedLineServer(TCPServer):
         # half-close), before we could answer. A second descriptor keeps the connection open.
         last_word = IOStream(stream.socket.dup())
         last = None
+        ready_in_a_row = 0
         try:
             while True:
                 # +2: the line ending counts, and the CR of a CRLF may follow a line of MAX_LINE.
                 reading = stream.read_until(b"\n", max_bytes=MAX_LINE + 2)
-                if reading.done():
-                    # Fairness: the line was already buffered, and awaiting a finished future
-                    # does not return to the IOLoop: give the other clients their turn first.
-                    await asyncio.sleep(0)
+                ready_in_a_row = ready_in_a_row + 1 if reading.done() else 0
+                if ready_in_a_row == FAIR_SHARE:
+                    ready_in_a_row = 0
+                    await asyncio.sleep(0)  # the other clients' turn
                 line = await reading
                 line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
                 if len(line) > MAX_LINE:
