@@ -154,6 +154,34 @@ def test_U18_1_header_deadline(server):
             requirement, sent, f"cut 0.5 to {HEADER_TIMEOUT + MARGIN:.0f} s after the first byte", got)
 
 
+@pytest.mark.server_args("--header-timeout", "1", "--body-timeout", "1", "--idle-timeout", "10")
+def test_U18_1_deadline_from_first_byte_of_pipelined_request(server):
+    """The header deadline runs from a request's first byte even when that byte arrived together with
+    the previous request: a complete request, then the start of one that never ends, in one send, get
+    the first answer, then 408 and close within --header-timeout, not at --idle-timeout."""
+    requirement = ("U18.1 pipelined request begun with the previous one: its answer, then 408 and close "
+                   "within --header-timeout (1 s) + margin, long before --idle-timeout (10 s)")
+    raw = request("GET", "/first") + b"GE"  # the second request never gets past its method
+    with Client.connect(server) as client:
+        start = time.monotonic()
+        client.send(raw)
+        first = _served(client, requirement)
+        assert (first.status, first.body) == (200, b"/first"), failure(
+            requirement, raw, "200 /first", first.summary())
+        try:
+            response = client.response(timeout=HEADER_TIMEOUT + MARGIN)
+        except NoResponse as error:
+            raise AssertionError(failure(requirement, raw, "200 /first, then 408, then close",
+                                         f"after {time.monotonic() - start:.1f}s: {error}")) from None
+        elapsed = time.monotonic() - start
+        closed, extra = client.closes(timeout=2)
+    got = f"after {elapsed:.1f}s: {response.summary()}; closed={closed}"
+    assert response.status == 408 and closed and not extra, failure(
+        requirement, raw, "200 /first, then 408, then close", got)
+    assert 0.5 < elapsed <= HEADER_TIMEOUT + MARGIN, failure(
+        requirement, raw, f"the 408 0.5 to {HEADER_TIMEOUT + MARGIN:.0f} s after the send", got)
+
+
 @pytest.mark.server_args(*TIMEOUTS)
 def test_U18_2_body_deadline(server):
     """--body-timeout is an absolute deadline from the end of the headers to the end of the body: a body

@@ -191,6 +191,10 @@ class UrlEchoStream(IOStream):
         self.head_started: float | None = None  # when the current head's first byte arrived
         self.deadline: object | None = None  # the IOLoop timeout that checks them
         self.deadline_at = 0.0  # when it fires
+        # Bytes read from the socket, and bytes handed to HTTP1Connection: more of the first means
+        # that the next request has begun in IOStream's buffer, where no read_from_fd shows it.
+        self.bytes_received = 0
+        self.bytes_consumed = 0
 
     def write(self, data: bytes | memoryview) -> "asyncio.Future[None]":
         """Turn Tornado's bare 400 (sent for a head its parser rejects) into a complete one, sent
@@ -211,16 +215,23 @@ class UrlEchoStream(IOStream):
         self.head_started = None
         self.in_head = True
         self.head = None
-        # The idle wait: Tornado's own timer (idle_connection_timeout) would run on to the end of
-        # the head, and cut off a request begun in time; here it ends at the head's first byte.
-        self.arm(self.head_awaited + self.idle_timeout)
-        self.head = super().read_until_regex(regex, max_bytes)
+        if self.bytes_received > self.bytes_consumed:
+            # Its first bytes came with the last request (pipelined): the head has begun, so only
+            # the header deadline runs, from now, the earliest Tornado lets us see them.
+            self.head_started = self.head_awaited
+            self.arm(self.head_started + self.header_timeout)
+        else:
+            # The idle wait: Tornado's own timer (idle_connection_timeout) would run on to the end
+            # of the head, and cut off a request begun in time; here it ends at the head's first byte.
+            self.arm(self.head_awaited + self.idle_timeout)
+        self.head = self.consumed(super().read_until_regex(regex, max_bytes))
         return self.head
 
     def read_until(self, delimiter: bytes, max_bytes: int | None = None) -> "asyncio.Future[bytes]":
         """HTTP1Connection reads a chunk's size line with this (a line over its limit is a 400)."""
         self.in_head = False
-        return asyncio.ensure_future(self.chunk_size_line(super().read_until(delimiter, max_bytes)))
+        reading = self.consumed(super().read_until(delimiter, max_bytes))
+        return asyncio.ensure_future(self.chunk_size_line(reading))
 
     async def chunk_size_line(self, reading: "asyncio.Future[bytes]") -> bytes:
         """The size line without its chunk extensions; after the last chunk, skip the trailers."""
@@ -230,7 +241,7 @@ class UrlEchoStream(IOStream):
         size = line[:-2].split(b";", 1)[0].rstrip(b" \t")
         if size and not size.strip(b"0"):
             # The trailer section and its final CRLF, which Tornado will ask for as two bytes.
-            await super().read_until_regex(rb"^\r\n|\r\n\r\n", max_bytes=self.max_trailers)
+            await self.consumed(super().read_until_regex(rb"^\r\n|\r\n\r\n", max_bytes=self.max_trailers))
             self.owed_crlf = True
         return size + b"\r\n"
 
@@ -241,7 +252,19 @@ class UrlEchoStream(IOStream):
             done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
             done.set_result(b"\r\n")
             return done
-        return super().read_bytes(num_bytes, partial)
+        return self.consumed(super().read_bytes(num_bytes, partial))
+
+    def consumed(self, reading: "asyncio.Future[bytes]") -> "asyncio.Future[bytes]":
+        """Count the bytes a read takes from the buffer, before whoever awaits the read sees them."""
+        if reading.done():
+            self.count_consumed(reading)  # awaiting a done future does not yield: count it now
+        else:
+            reading.add_done_callback(self.count_consumed)  # the first callback, so it runs first
+        return reading
+
+    def count_consumed(self, reading: "asyncio.Future[bytes]") -> None:
+        if not reading.cancelled() and reading.exception() is None:
+            self.bytes_consumed += len(reading.result())
 
     def close(self, exc_info: object = False) -> None:
         """A head over max_header_size makes IOStream close at once: answer 414 or 431 first."""
@@ -277,7 +300,9 @@ class UrlEchoStream(IOStream):
             # half-close). So that the answer still goes out, only a reader is told of the EOF.
             return None
         if count and self.in_head and (self.head is None or not self.head.done()):
-            return self.head_received(buf, count)
+            count = self.head_received(buf, count)
+        if count:
+            self.bytes_received += count
         return count
 
     def head_received(self, buf: bytearray | memoryview, count: int) -> int:

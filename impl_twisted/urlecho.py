@@ -362,6 +362,14 @@ class UrlEchoChannel(http.HTTPChannel):
         self.phase = IDLE
         self.arm(self.config.idle_timeout, self.idle_timed_out)
         super().allContentReceived()
+        # Bytes of the next request that came with this one wait in LineReceiver's buffer, where
+        # nothing would look at them before their line ends: that request has begun, so its header
+        # deadline runs. Take them out and feed them back in, through dataReceived, like new bytes
+        # that start a line. (Those after a body come back through dataReceived by themselves.)
+        rest = self.clearLineBuffer()
+        if rest:
+            self.at_line_start = True
+            self.dataReceived(rest)
 
     def checkPersistence(self, request: Request, version: bytes) -> bool:
         """Keep-alive by the version's default, `Connection: close` or HTTP/1.0's `keep-alive`."""
