@@ -25,11 +25,18 @@ def use_loop(config: Config) -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """At shutdown, a write a cancelled connection was awaiting is cancelled too: not an error."""
+    if not isinstance(context.get("exception"), asyncio.CancelledError):
+        loop.default_exception_handler(context)
+
+
 def run_loop(host: str, ports: Sequence[int], serve: Callable[[str, int], list[socket.socket]]) -> None:
     """Run the IOLoop: serve(host, port) on every port, READY, then wait for SIGINT or SIGTERM.
 
     An address in use exits 1 naming it. On a signal the coroutine returns, and asyncio.run()
-    cancels every connection's handle_stream, which Tornado ends quietly.
+    cancels every connection's handle_stream; IOStream's own callback on a write it was awaiting
+    would log that cancellation with a traceback, so the loop is told it is expected.
     """
 
     async def main() -> None:
@@ -46,6 +53,7 @@ def run_loop(host: str, ports: Sequence[int], serve: Callable[[str, int], list[s
             loop.add_signal_handler(signum, stop.set)
         ready(addresses)
         await stop.wait()
+        loop.set_exception_handler(quiet_cancellations)
 
     asyncio.run(main())
 
