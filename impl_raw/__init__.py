@@ -5,7 +5,7 @@ from netrosetta.launch import Implementation
 IMPLEMENTATION = Implementation(
     name="raw",
     package="impl_raw",
-    # "default" is selectors.DefaultSelector: epoll on Linux, kqueue on the BSDs.
+    # "default" is the best poller the system has: epoll on Linux, else poll (impl_raw/loop.py).
     loops=("default", "select", "poll", "epoll"),
     models=("eventloop", "threaded", "iterative"),
 )

@@ -1,10 +1,16 @@
-"""A small event loop on ``selectors``: the machinery Twisted's reactor and Tornado's IOLoop hide.
+"""A small event loop on select(2), poll(2) or epoll(7): the machinery Twisted's reactor and Tornado's
+IOLoop hide.
 
-Strategy: one selector watches every socket; each registration carries a reader and a writer
-callback, and ``run`` calls whichever the selector reports ready. Timers live in a heap, and the
-time to the earliest one is the selector's timeout. A socketpair wakes the selector when a signal
-handler asks the loop to stop (the classic self-pipe trick: Python retries an interrupted
-``select`` by itself, so setting a flag alone would not end the wait).
+Strategy: a poller watches every socket's descriptor; each registration carries a reader and a
+writer callback, and ``run`` calls whichever the poller reports ready. Timers live in a heap, and
+the time to the earliest one is the poller's timeout. A socketpair wakes the poller when a signal
+handler asks the loop to stop (the classic self-pipe trick: Python retries an interrupted wait by
+itself, so setting a flag alone would not end it).
+
+The three pollers answer the same question — which of these descriptors are ready? — at different
+costs: select and poll hand the kernel the whole list on every call and the kernel scans it, so a
+thousand idle connections slow every wake-up; epoll keeps the list in the kernel and returns only
+the ready ones. select also cannot watch a descriptor numbered FD_SETSIZE or above.
 
 Connections never call ``send`` blindly: they keep an output buffer and ask for write readiness
 only while it is non-empty, or the loop would spin on an always-writable socket.
@@ -16,19 +22,18 @@ import errno
 import heapq
 import itertools
 import logging
-import selectors
+import math
+import select
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("impl_raw.loop")
 
-SELECTORS: dict[str, type[selectors.BaseSelector]] = {
-    "default": selectors.DefaultSelector,
-    "select": selectors.SelectSelector,
-    "poll": getattr(selectors, "PollSelector", selectors.SelectSelector),
-    "epoll": getattr(selectors, "EpollSelector", selectors.DefaultSelector),
-}
+# Interest and readiness bits: POLLIN and POLLOUT, the same values as epoll's EPOLLIN and EPOLLOUT.
+# Any other bit a poller reports (an error, a hang-up) wakes both callbacks: each finds out what
+# happened from its own recv or send.
+READ, WRITE = 0x001, 0x004
 
 # select(2) takes bit sets of FD_SETSIZE bits: a descriptor at or above it cannot be watched at all.
 FD_SETSIZE = 1024
@@ -40,6 +45,83 @@ BACKLOG = 1024
 ACCEPT_PAUSE = 0.1
 
 Callback = Callable[[], None]
+
+
+# -- pollers: register(fd, mask), modify, unregister, and poll(timeout) -> [(fd, events)] --------
+
+class SelectPoller:
+    """select(2): the interest sets go to the kernel, and are scanned, on every call."""
+
+    max_fd: int | None = FD_SETSIZE
+
+    def __init__(self) -> None:
+        self.readers: set[int] = set()
+        self.writers: set[int] = set()
+
+    def register(self, fd: int, mask: int) -> None:
+        (self.readers.add if mask & READ else self.readers.discard)(fd)
+        (self.writers.add if mask & WRITE else self.writers.discard)(fd)
+
+    modify = register
+
+    def unregister(self, fd: int) -> None:
+        self.readers.discard(fd)
+        self.writers.discard(fd)
+
+    def poll(self, timeout: float | None) -> Iterable[tuple[int, int]]:
+        readable, writable, _ = select.select(self.readers, self.writers, [], timeout)
+        events = dict.fromkeys(readable, READ)
+        for fd in writable:
+            events[fd] = events.get(fd, 0) | WRITE
+        return events.items()
+
+    def close(self) -> None:
+        pass
+
+
+class PollPoller:
+    """poll(2): one array of (fd, interest), any descriptor number, still scanned on every call."""
+
+    max_fd: int | None = None
+
+    def __init__(self) -> None:
+        self.poller = select.poll()
+        self.register = self.modify = self.poller.register  # registering again modifies
+        self.unregister = self.poller.unregister
+
+    def poll(self, timeout: float | None) -> Iterable[tuple[int, int]]:
+        # Milliseconds, rounded up: waking a hair before the next timer would spin until it is due.
+        return self.poller.poll(None if timeout is None else math.ceil(timeout * 1000))
+
+    def close(self) -> None:
+        pass
+
+
+class EpollPoller:
+    """epoll(7): the interest list lives in the kernel, and a wait returns only what is ready."""
+
+    max_fd: int | None = None
+
+    def __init__(self) -> None:
+        self.epoll = select.epoll()
+        self.register, self.modify = self.epoll.register, self.epoll.modify
+        self.unregister = self.epoll.unregister
+
+    def poll(self, timeout: float | None) -> Iterable[tuple[int, int]]:
+        # epoll_wait counts whole milliseconds: round up, as for poll.
+        return self.epoll.poll(-1 if timeout is None else math.ceil(timeout * 1000) / 1000)
+
+    def close(self) -> None:
+        self.epoll.close()
+
+
+POLLERS: dict[str, type[SelectPoller | PollPoller | EpollPoller]] = {"select": SelectPoller}
+if hasattr(select, "poll"):
+    POLLERS["poll"] = PollPoller
+if hasattr(select, "epoll"):
+    POLLERS["epoll"] = EpollPoller
+# The best this system has: epoll on Linux, poll on other Unixes.
+POLLERS["default"] = POLLERS.get("epoll") or POLLERS.get("poll") or SelectPoller
 
 
 class Timer:
@@ -59,8 +141,11 @@ class EventLoop:
 
     def __init__(self, name: str = "default") -> None:
         self.name = name
-        self.selector = SELECTORS[name]()
-        self.max_fd = FD_SETSIZE if isinstance(self.selector, selectors.SelectSelector) else None
+        # --loop poll or epoll where the system lacks it: the best one it has.
+        self.poller = POLLERS.get(name, POLLERS["default"])()
+        self.max_fd = self.poller.max_fd
+        # fd -> [on_readable, on_writable, socket]: one entry per watched socket.
+        self._handlers: dict[int, list] = {}
         self._timers: list[tuple[float, int, Timer]] = []
         self._sequence = itertools.count()
         self._running = False
@@ -69,37 +154,30 @@ class EventLoop:
         self._wake_writer.setblocking(False)
         self.add_reader(self._wake_reader, self._drain_wakeups)
 
-    # -- registration: one selector key per socket, carrying [on_readable, on_writable] --------
+    # -- registration: one entry per socket, carrying [on_readable, on_writable, socket] --------
 
     def _update(self, sock: socket.socket, index: int, callback: Callback | None) -> None:
-        if sock.fileno() == -1:
+        fd = sock.fileno()
+        if fd == -1:
             return  # closed (and forgotten) already: a late call from the same callback is harmless
-        try:
-            key = self.selector.get_key(sock)
-        except KeyError:
+        handlers = self._handlers.get(fd)
+        if handlers is None:
             if callback is None:
                 return
-            callbacks: list[Callback | None] = [None, None]
-            callbacks[index] = callback
-            self.selector.register(sock, self._mask(callbacks), callbacks)
+            handlers = self._handlers[fd] = [None, None, sock]
+            handlers[index] = callback
+            self.poller.register(fd, READ if index == 0 else WRITE)
             return
-        callbacks = key.data
         # ==, not is: each ``conn.flush`` is a new bound method, equal to the one registered.
-        # An unchanged interest then costs no modify system call.
-        if callbacks[index] == callback:
+        # An unchanged interest then costs no system call.
+        if handlers[index] == callback:
             return
-        callbacks[index] = callback
-        mask = self._mask(callbacks)
+        handlers[index] = callback
+        mask = (READ if handlers[0] else 0) | (WRITE if handlers[1] else 0)
         if mask:
-            self.selector.modify(sock, mask, callbacks)
+            self.poller.modify(fd, mask)
         else:
-            self.selector.unregister(sock)
-
-    @staticmethod
-    def _mask(callbacks: list[Callback | None]) -> int:
-        return (selectors.EVENT_READ if callbacks[0] else 0) | (
-            selectors.EVENT_WRITE if callbacks[1] else 0
-        )
+            self.forget(sock)
 
     def add_reader(self, sock: socket.socket, callback: Callback) -> None:
         self._update(sock, 0, callback)
@@ -115,15 +193,15 @@ class EventLoop:
 
     def forget(self, sock: socket.socket) -> None:
         """Stop watching a socket entirely (before closing it: a closed fd can't be unregistered)."""
-        try:
-            key = self.selector.unregister(sock)
-        except (KeyError, ValueError):
+        handlers = self._handlers.pop(sock.fileno(), None)
+        if handlers is None:
             return
+        self.poller.unregister(sock.fileno())
         # A callback later in this same round must see that the socket is gone.
-        key.data[0] = key.data[1] = None
+        handlers[0] = handlers[1] = None
 
     def can_watch(self, sock: socket.socket) -> bool:
-        """False when this selector cannot take the socket (select's FD_SETSIZE ceiling)."""
+        """False when this poller cannot take the socket (select's FD_SETSIZE ceiling)."""
         return self.max_fd is None or sock.fileno() < self.max_fd
 
     # -- timers ----------------------------------------------------------------------------
@@ -167,22 +245,25 @@ class EventLoop:
     def run(self) -> None:
         """The whole loop: wait for readiness or the next timer, then call what is due."""
         self._running = True
+        handlers = self._handlers
         while self._running:
-            for key, mask in self.selector.select(self._timeout()):
-                on_readable = key.data[0]
+            for fd, events in self.poller.poll(self._timeout()):
+                callbacks = handlers.get(fd)
+                if callbacks is None:
+                    continue  # forgotten by a callback earlier in this round
                 # Each callback may close the socket or change its interest: re-check.
-                if mask & selectors.EVENT_READ and on_readable is not None:
-                    on_readable()
-                if mask & selectors.EVENT_WRITE and key.data[1] is not None:
-                    key.data[1]()
+                if events & ~WRITE and callbacks[0] is not None:
+                    callbacks[0]()
+                if events & ~READ and callbacks[1] is not None:
+                    callbacks[1]()
             self._run_due_timers()
 
     def close(self) -> None:
-        """Close every socket the loop still watches, and the selector itself."""
-        for key in list(self.selector.get_map().values()):
-            self.forget(key.fileobj)
-            key.fileobj.close()
-        self.selector.close()
+        """Close every socket the loop still watches, and the poller itself."""
+        for _, _, sock in list(self._handlers.values()):
+            self.forget(sock)
+            sock.close()
+        self.poller.close()
         self._wake_writer.close()
 
 
