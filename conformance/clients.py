@@ -143,6 +143,53 @@ def fill(sock: socket.socket, stream: Stream, limit: int, idle: float = 1.0) -> 
     return sent
 
 
+def stream_through(sock: socket.socket, outgoing: Stream, limit: int, incoming: Stream, expect: int,
+                   sample: Callable[[], None] = lambda: None) -> int:
+    """Full duplex on one socket: send the rest of ``outgoing`` (up to ``limit`` bytes in all) while
+    reading what comes back and checking it against ``incoming``.
+
+    Stops once ``expect`` bytes have come back, at EOF, or after IO_TIMEOUT without progress.
+    ``sample()`` runs every 16 MiB received (the memory clauses read the server's RSS there).
+    Returns the bytes received; ``incoming.mismatch`` tells whether they were the right ones.
+    """
+    sock.setblocking(False)
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    chunk = memoryview(b"")
+    received = next_sample = 0
+    last_progress = time.monotonic()
+    try:
+        while received < expect and time.monotonic() - last_progress < IO_TIMEOUT:
+            if outgoing.write_offset >= limit and not chunk:
+                selector.modify(sock, selectors.EVENT_READ)  # all sent: wait for the rest to return
+            for _, mask in selector.select(0.5):
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = sock.recv(MIB)
+                    except BlockingIOError:
+                        data = None
+                    if data == b"":
+                        return received  # closed early
+                    if data:
+                        incoming.check(data)
+                        received += len(data)
+                        last_progress = time.monotonic()
+                if mask & selectors.EVENT_WRITE and (chunk or outgoing.write_offset < limit):
+                    if not chunk:
+                        chunk = memoryview(outgoing.next(min(MIB, limit - outgoing.write_offset)))
+                    try:
+                        chunk = chunk[sock.send(chunk):]
+                    except BlockingIOError:
+                        pass
+            if received >= next_sample:
+                sample()
+                next_sample = received + 16 * MIB
+    finally:
+        selector.close()
+        sock.setblocking(True)
+    return received
+
+
 class Stream:
     """A long, reproducible byte stream made of numbered units, checked piece by piece as it returns.
 

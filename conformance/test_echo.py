@@ -8,8 +8,17 @@ import time
 
 import pytest
 
-from conformance.clients import MIB, Stream, fill, pump, raise_own_fd_limit, reset, wait_until
-from conformance.harness import IO_TIMEOUT, failure
+from conformance.clients import (
+    MIB,
+    Stream,
+    fill,
+    pump,
+    raise_own_fd_limit,
+    reset,
+    stream_through,
+    wait_until,
+)
+from conformance.harness import failure
 
 pytestmark = pytest.mark.behaviour("echo")
 
@@ -155,42 +164,10 @@ def test_E7_backpressure(fresh_server):
             f"{pushed} bytes without reading", f"RSS under baseline + {bound // MIB} MiB",
             f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
         # Phase 2: read, and keep sending the rest; the server must resume and return it all.
-        sock.setblocking(False)
-        selector = selectors.DefaultSelector()
-        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        chunk = memoryview(b"")
-        received = 0
-        last_progress = time.monotonic()
-        next_sample = 0
-        try:
-            while received < total and time.monotonic() - last_progress < IO_TIMEOUT:
-                if stream.write_offset >= total and not chunk:
-                    selector.modify(sock, selectors.EVENT_READ)
-                for _, mask in selector.select(0.5):
-                    if mask & selectors.EVENT_READ:
-                        try:
-                            data = sock.recv(MIB)
-                        except BlockingIOError:
-                            data = None
-                        if data == b"":
-                            last_progress = 0.0  # closed early
-                            break
-                        if data:
-                            stream.check(data)
-                            received += len(data)
-                            last_progress = time.monotonic()
-                    if mask & selectors.EVENT_WRITE and (chunk or stream.write_offset < total):
-                        if not chunk:
-                            chunk = memoryview(stream.next(min(MIB, total - stream.write_offset)))
-                        try:
-                            chunk = chunk[sock.send(chunk):]
-                        except BlockingIOError:
-                            pass
-                if received >= next_sample:
-                    peak = max(peak, server.rss_bytes())
-                    next_sample = received + 16 * MIB
-        finally:
-            selector.close()
+        peaks = [peak]
+        received = stream_through(sock, stream, total, stream, total,
+                                  sample=lambda: peaks.append(server.rss_bytes()))
+        peak = max(peaks)
     assert (received, stream.mismatch) == (total, None), failure(
         "E7 backpressure: every byte comes back in order once the client reads",
         f"{total // MIB} MiB", f"{total // MIB} MiB back in order",

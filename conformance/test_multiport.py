@@ -4,13 +4,12 @@ The suite launches multiport with three ephemeral ports (``--ports 0,0,0``).
 """
 
 import random
-import selectors
 import socket
 import time
 
 import pytest
 
-from conformance.clients import KIB, MIB, Stream, fill, pump
+from conformance.clients import KIB, MIB, Stream, fill, pump, stream_through
 from conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("multiport")
@@ -256,41 +255,10 @@ def test_M12_backpressure(fresh_server):
             "M12 backpressure: memory stays flat while the client does not read",
             f"{pushed} bytes of lines without reading", f"RSS under baseline + {bound // MIB} MiB",
             f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
-        sock.setblocking(False)
-        selector = selectors.DefaultSelector()
-        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        chunk = memoryview(b"")
-        received, next_sample = 0, 0
-        last_progress = time.monotonic()
-        try:
-            while received < expected_total and time.monotonic() - last_progress < IO_TIMEOUT:
-                if lines.write_offset >= total and not chunk:
-                    selector.modify(sock, selectors.EVENT_READ)
-                for _, mask in selector.select(0.5):
-                    if mask & selectors.EVENT_READ:
-                        try:
-                            data = sock.recv(MIB)
-                        except BlockingIOError:
-                            data = None
-                        if data == b"":
-                            last_progress = 0.0  # closed early
-                            break
-                        if data:
-                            answers_stream.check(data)
-                            received += len(data)
-                            last_progress = time.monotonic()
-                    if mask & selectors.EVENT_WRITE and (chunk or lines.write_offset < total):
-                        if not chunk:
-                            chunk = memoryview(lines.next(min(MIB, total - lines.write_offset)))
-                        try:
-                            chunk = chunk[sock.send(chunk):]
-                        except BlockingIOError:
-                            pass
-                if received >= next_sample:
-                    peak = max(peak, server.rss_bytes())
-                    next_sample = received + 16 * MIB
-        finally:
-            selector.close()
+        peaks = [peak]
+        received = stream_through(sock, lines, total, answers_stream, expected_total,
+                                  sample=lambda: peaks.append(server.rss_bytes()))
+        peak = max(peaks)
     assert (received, answers_stream.mismatch) == (expected_total, None), failure(
         "M12 backpressure: every answer comes back in order once the client reads",
         f"{total // size} lines ({total // MIB} MiB)", f"{expected_total} bytes of answers in order",
