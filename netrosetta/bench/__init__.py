@@ -11,8 +11,10 @@ the load generator with a new connection per request. The server is pinned to on
 client to another; the server's CPU time and peak RSS come from /proc/PID while it runs, the
 client's CPU time from the kernel. Every server of a behaviour runs in the same bench run, each
 scenario is repeated ``runs`` times round-robin over the servers, and medians are kept: the machine
-is shared and noisy, so the headline is the **ratio** to a reference measured minutes apart, never
-an absolute number compared across runs. Where the client saturates its core (it does against nginx
+is shared and noisy, so the headline is the **ratio** to a reference measured seconds apart, never
+an absolute number compared across runs. Each implementation is measured straight before the
+reference of its target, and every other round runs backwards (ABBA), so a load that drifts during
+the run weighs on both sides of a ratio alike. Where the client saturates its core (it does against nginx
 and the fastest servers) the fair comparison is server CPU time per request, so both are reported.
 
 Output, under ``--out`` (default ``bench-results/``): ``bench.json``, ``bench.md`` (Markdown tables)
@@ -517,9 +519,13 @@ def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenari
             if entry["reason"]:
                 reasons[target.id] = entry["reason"]
             document["servers"].append(entry)
-        for _ in range(bench.settings.runs):
+        paired = _paired(targets)
+        for run in range(bench.settings.runs):
+            # ABBA: every other run goes backwards, so a load that drifts during the run weighs on
+            # an implementation and its reference alike.
+            order = paired if run % 2 == 0 else paired[::-1]
             for scenario in scenarios:
-                for target in targets:
+                for target in order:
                     bar.update(task, description=f"{scenario.id} · {target.id}")
                     result = results[(scenario.id, target.id)]
                     if target.id in reasons:
@@ -540,6 +546,24 @@ def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenari
             if result["scenario"] == "scaling-c10-idle-over" and result["server"].endswith("-select"):
                 result["reason"] = "by design, select() cannot watch fd >= FD_SETSIZE: " + result["reason"]
         document["results"].append(result)
+
+
+def _paired(targets: list[Target]) -> list[Target]:
+    """The measuring order: each implementation straight before the reference of its target.
+
+    The machine is shared and its load drifts: what a ratio compares is best measured seconds
+    apart, not a whole round of servers apart.
+    """
+    by_id = {target.id: target for target in targets}
+    order: list[Target] = []
+    for target in targets:
+        if target.kind != "implementation" or target in order:
+            continue
+        order.append(target)
+        for _, _, _, ours, reference, goal in TARGETS:
+            if goal and ours == target.id and reference in by_id and by_id[reference] not in order:
+                order.append(by_id[reference])
+    return order + [target for target in targets if target not in order]
 
 
 def _measure_once(bench: Bench, scenario: Scenario, target: Target, running: dict, result: dict) -> None:
