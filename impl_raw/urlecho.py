@@ -73,6 +73,20 @@ def render(request: Request) -> bytes:
     return head if request.method == "HEAD" else head + body
 
 
+def peer_name(sock: socket.socket) -> str:
+    """host:port of the client, for the access log ("?" if it is gone already)."""
+    try:
+        address = sock.getpeername()
+    except OSError:
+        return "?"
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else address or "?"
+
+
+def log_access(peer: str, request: Request, status: int) -> None:
+    """One access-log line on stderr per answered request."""
+    log.info('%s "%s %s %s" %d', peer, request.method, request.target, request.version, status)
+
+
 def render_error(status: int, reason: str) -> bytes:
     """An error response; every one closes the connection, so it says so."""
     body = f"{status} {REASONS[status]}: {reason}\n".encode("latin-1")
@@ -102,6 +116,8 @@ class UrlEchoConnection:
         self.deadline = 0.0
         self.on_deadline = self.idle_timeout
         self.phase = ("idle", 0)
+        # The access log names the client; with --quiet there is none, not even a formatted line.
+        self.peer = None if config.quiet else peer_name(sock)
         loop.add_reader(sock, self.on_readable)
         # Before its first request, a new connection is idle like a kept-alive one.
         self.arm(config.idle_timeout, self.idle_timeout)
@@ -167,12 +183,16 @@ class UrlEchoConnection:
     def respond(self, request: Request) -> None:
         """Queue the answer to a complete request; after a closing one, read no more."""
         self.outgoing += render(request)
+        if self.peer:
+            log_access(self.peer, request, 200)
         if not request.keep_alive:
             self.stop_reading()
 
     def refuse(self, status: int, reason: str) -> None:
         """Queue an error response; the connection closes once it is sent (every error closes)."""
         self.outgoing += render_error(status, reason)
+        if self.peer:
+            log.info("%s refused: %d %s", self.peer, status, reason)
         self.stop_reading()
 
     def stop_reading(self) -> None:
@@ -300,6 +320,7 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock, config = self.request, self.config
+        peer = None if config.quiet else "{}:{}".format(*self.client_address[:2])
         parser = RequestParser(config.max_target, config.max_header_bytes, config.max_body)
         request: Request | None = None
         answered = 0
@@ -332,6 +353,8 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
                 elif event_type is EndOfMessage:
                     continue_owed = False
                     outgoing += render(request)
+                    if peer:
+                        log_access(peer, request, 200)
                     answered += 1
                     if not request.keep_alive:
                         closing = True
@@ -340,6 +363,8 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
                     continue_owed = False  # the client sent its body without waiting
                 elif event_type is Error:
                     outgoing += render_error(event.status, event.reason)
+                    if peer:
+                        log.info("%s refused: %d %s", peer, event.status, event.reason)
                     closing = True
                     break
             if continue_owed:

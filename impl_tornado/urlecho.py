@@ -377,8 +377,9 @@ def serve(server: UrlEchoServer, host: str, port: int) -> list[socket.socket]:
 
 def main(config: Config) -> None:
     """Listen, announce READY, and run the IOLoop until SIGINT or SIGTERM."""
-    # No access log: a line per request would cost more than the answer itself.
-    application = Application([(r".*", UrlEchoHandler)], log_function=lambda handler: None)
+    # The access log is Tornado's own (tornado.access); with --quiet it is not even formatted.
+    quiet = {"log_function": lambda handler: None} if config.quiet else {}
+    application = Application([(r".*", UrlEchoHandler)], **quiet)
     server = UrlEchoServer(
         application, config,
         # A head (request line included, as the contract allows) over max_header_size makes
