@@ -9,7 +9,7 @@ ARGS ?=
 # Workers for the suite: most tests wait on sockets, so more workers than cores pays off.
 JOBS ?= 4
 
-.PHONY: run test test-full lint conformance bench bench-tools compare clean
+.PHONY: run test test-full lint conformance bench bench-readme bench-tools compare clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ conformance: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/netrosetta bench $(ARGS)
+
+# After a full `make bench`: its JSON, tables and charts go to docs/bench, its tables into README.md.
+bench-readme: $(STAMP)
+	$(BIN)/python -m netrosetta.bench.report bench-results
 
 compare: $(STAMP)
 	$(BIN)/netrosetta compare --all $(ARGS)

@@ -162,3 +162,45 @@ def test_loadgen_counts_what_goes_wrong(handler: type, mode: str, kind: str) -> 
         server.server_close()
     assert report["requests"] == 0, report
     assert report["errors"] > 0 and report["error_kinds"][kind] > 0, report
+
+
+def test_readme_shows_the_published_full_run() -> None:
+    """README.md's bench tables are exactly those of docs/bench/bench.json, a full run, whose
+    charts are all there: `make bench-readme` wrote them, and nobody retouched the numbers."""
+    from netrosetta.bench import report
+
+    document = json.loads((REPO / "docs" / "bench" / "bench.json").read_text())
+    assert document["mode"] == "full" and document["schema"] == "netrosetta-bench/1"
+    assert {r["id"] for r in document["ratios"] if r["target"] is not None} == {
+        "raw-echo", "raw-stream", "raw-urlecho", "twisted-echo", "tornado-echo", "twisted-urlecho",
+        "tornado-urlecho"}
+    readme = (REPO / "README.md").read_text()
+    begin, end = readme.index(report.README_BEGIN), readme.index(report.README_END)
+    shown = readme[begin + len(report.README_BEGIN):end].strip()
+    assert shown == report.readme_section(document).strip(), "stale: make bench-readme"
+    for chart in ("targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png"):
+        assert f"docs/bench/{chart}" in shown and (REPO / "docs" / "bench" / chart).stat().st_size > 1000
+    assert "missed by" not in shown or "### Where a target is missed" in readme[end:]
+
+
+def test_publish_refuses_a_quick_run_and_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    """`make bench-readme` copies a full run only, and rewrites nothing outside the markers."""
+    from netrosetta.bench import report
+
+    document = json.loads((REPO / "docs" / "bench" / "bench.json").read_text())
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "bench.md").write_text(report.markdown(document))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\nbefore\n{report.README_BEGIN}\nstale table\n{report.README_END}\nafter\n")
+    (results / "bench.json").write_text(json.dumps(dict(document, mode="quick")))
+    with pytest.raises(ValueError, match="quick"):
+        report.publish(results, readme, tmp_path / "docs")
+    (results / "bench.json").write_text(json.dumps(document))
+    report.publish(results, readme, tmp_path / "docs")
+    text = readme.read_text()
+    assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{report.README_END}\nafter\n")
+    assert "stale table" not in text and "| raw echo vs asyncio+uvloop Protocol |" in text
+    assert (tmp_path / "docs" / "results.md").read_text() == report.markdown(document)
+    with pytest.raises(ValueError, match="markers"):
+        report.replace_readme_section("no markers here", "x")

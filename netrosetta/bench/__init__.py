@@ -44,8 +44,8 @@ JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
                    "runs": [FIGURES, ...], "median": FIGURES | null}],
       "ratios": [{"id": str, "title": str, "scenario": str, "server": str, "reference": str,
                   "metric": str, "throughput_ratio": float | null, "cpu_ratio": float | null,
-                  "client_bound": bool, "headline": float | null, "target": float | null,
-                  "met": bool | null, "note": str}],
+                  "client_bound": bool, "headline": float | null, "headline_rounds": [float | null],
+                  "target": float | null, "met": bool | null, "note": str}],
       "memory": [{"server": str, "kind": str, "peak_rss_mib": float | null, "limit_mib": 64,
                   "met": bool | null}],
       "scaling": [{"server": str, "requests_per_s": float | null,
@@ -66,9 +66,11 @@ FIGURES (one run, or the medians of the runs; errors are summed, peak RSS is the
      "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int}
 
 ``throughput_ratio`` is ours / reference on the scenario's metric; ``cpu_ratio`` is reference CPU
-per request / ours (above 1: we spend less); ``headline`` is the CPU ratio when the reference run
-saturated the client core (``client_bound``), else the throughput ratio; ``met`` compares the
-headline with the issue's target.
+per request / ours (above 1: we spend less); both are medians over the rounds of the ratio within
+each round (ours and the reference are measured seconds apart, so the pair shares the machine's load
+of the moment). ``headline`` is the CPU ratio when the reference run saturated the client core
+(``client_bound``), else the throughput ratio; ``headline_rounds`` is that ratio in every round;
+``met`` compares the headline with the issue's target.
 """
 
 from __future__ import annotations

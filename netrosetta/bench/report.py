@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import statistics
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +76,17 @@ def _over(document: dict, server: str) -> dict | None:
             "idle_failed": m["idle_failed"]}
 
 
+def _ratios(mine: dict, theirs: dict, metric: str) -> tuple[float | None, float | None]:
+    """(throughput ratio, CPU ratio) of two sets of figures; CPU is per request, or per MiB streamed."""
+    throughput = mine[metric] / theirs[metric] if theirs[metric] else None
+    cpu_mine, cpu_theirs = mine["server_cpu_us_per_request"], theirs["server_cpu_us_per_request"]
+    if metric == "mib_per_s":  # a stream is one "request": compare CPU per byte
+        cpu_mine = mine["server_cpu_s"] / max(mine["mib_per_s"] * mine["seconds"], 1e-9)
+        cpu_theirs = theirs["server_cpu_s"] / max(theirs["mib_per_s"] * theirs["seconds"], 1e-9)
+    cpu = cpu_theirs / cpu_mine if cpu_mine and cpu_theirs else None
+    return throughput, cpu
+
+
 def _ratio(document: dict, rid: str, title: str, scenario: str, ref_scenario: str, ours: str,
            reference: str, target: float | None, client_bound: float) -> None:
     mine = _median(document, scenario, ours)
@@ -80,21 +94,31 @@ def _ratio(document: dict, rid: str, title: str, scenario: str, ref_scenario: st
     if mine is None or theirs is None:
         return
     metric = _metric(document, scenario)
-    throughput = mine[metric] / theirs[metric] if theirs[metric] else None
-    cpu_mine, cpu_theirs = mine["server_cpu_us_per_request"], theirs["server_cpu_us_per_request"]
-    if metric == "mib_per_s":  # a stream is one "request": compare CPU per byte
-        cpu_mine = mine["server_cpu_s"] / max(mine["mib_per_s"] * mine["seconds"], 1e-9)
-        cpu_theirs = theirs["server_cpu_s"] / max(theirs["mib_per_s"] * theirs["seconds"], 1e-9)
-    cpu = cpu_theirs / cpu_mine if cpu_mine and cpu_theirs else None
     bound = (theirs["client_cpu_share"] or 0) >= client_bound
+    # Paired: round i of ours against round i of the reference, measured seconds apart, then the
+    # median over the rounds. The machine's load drifts between rounds; within a pair it is shared.
+    runs_mine = _result(document, scenario, ours)["runs"]
+    runs_theirs = _result(document, ref_scenario, reference)["runs"]
+    if len(runs_mine) == len(runs_theirs):
+        pairs = [_ratios(a, b, metric) for a, b in zip(runs_mine, runs_theirs, strict=True)]
+    else:  # a round failed on one side: the pairs are lost, compare the medians
+        pairs = [_ratios(mine, theirs, metric)]
+    throughput = _median_of([t for t, _ in pairs])
+    cpu = _median_of([c for _, c in pairs])
+    rounds = [c if bound and c is not None else t for t, c in pairs]
     headline = cpu if bound and cpu is not None else throughput
     note = "client core saturated on the reference: CPU per request is the fair ratio" if bound else ""
     document["ratios"].append({
         "id": rid, "title": title, "scenario": scenario, "server": ours, "reference": reference,
         "metric": metric, "throughput_ratio": throughput, "cpu_ratio": cpu, "client_bound": bound,
-        "headline": headline, "target": target,
+        "headline": headline, "headline_rounds": rounds, "target": target,
         "met": None if target is None or headline is None else headline >= target, "note": note,
     })
+
+
+def _median_of(values: list[float | None]) -> float | None:
+    numbers = [v for v in values if v is not None]
+    return statistics.median(numbers) if numbers else None
 
 
 # -- text ----------------------------------------------------------------------------------------
@@ -152,11 +176,13 @@ def _ratio_rows(document: dict) -> list[list[str]]:
                                                  f"missed by {short:.1f}%")
         rows.append([r["title"], _num(r["throughput_ratio"], 2) + "x", _num(r["cpu_ratio"], 2) + "x",
                      ("CPU/req" if r["client_bound"] else "throughput"), _num(r["headline"], 3) + "x",
+                     " ".join(_num(x, 2) for x in r["headline_rounds"]),
                      "—" if r["target"] is None else f">= {r['target']}x", verdict])
     return rows
 
 
-RATIO_COLUMNS = ("ratio", "throughput", "CPU/req", "headline from", "headline", "target", "verdict")
+RATIO_COLUMNS = ("ratio", "throughput", "CPU/req", "headline from", "headline", "each round", "target",
+                 "verdict")
 
 
 def _md_table(columns: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
@@ -178,8 +204,10 @@ def markdown(document: dict) -> str:
     ]
     if document["ratios"]:
         parts.append("## Ratios against the targets\n")
-        parts.append("Headline: throughput ratio, or server CPU per request where the reference run "
-                     "saturated the client core.\n")
+        parts.append("Each ratio is the median over the rounds of ours / the reference measured just "
+                     "before or after it (paired). Headline: the throughput ratio, or the server CPU per "
+                     "request ratio where the reference run saturated the client core; *each round* "
+                     "shows the headline ratio of every round, so the spread is in view.\n")
         parts.append(_md_table(RATIO_COLUMNS, _ratio_rows(document)))
     if document["memory"]:
         parts.append(f"## Memory: peak RSS while one client streams {s['stream_bytes'] // 2**20} MiB\n")
@@ -354,3 +382,103 @@ def charts(document: dict, out: Path) -> list[Path]:
 
 def _count(document: dict, scenarios: list[str]) -> int:
     return len({r["server"] for r in document["results"] if r["scenario"] in scenarios and r["median"]})
+
+
+# -- the README's copy of the latest full run --------------------------------------------------
+
+README_BEGIN = ("<!-- bench:begin: written by `make bench-readme` from the latest full run "
+                "(docs/bench/bench.json); not edited by hand -->")
+README_END = "<!-- bench:end -->"
+CHARTS = ("targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png", "multiport.png")
+
+
+def readme_section(document: dict, docs: str = "docs/bench") -> str:
+    """The tables and charts the README shows, cut from a full run's report."""
+    m, s = document["machine"], document["settings"]
+    started = document["started"].replace("T", " ").replace("+00:00", " UTC")
+    parts = [
+        f"Latest full run: {started}, {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux "
+        f"{m['kernel']}, Python {m['python']}; server on core {m['server_core']}, clients on core "
+        f"{m['client_core']}; {s['runs']} runs of {s['duration_s']:g} s per scenario, medians; "
+        f"{document['wall_s']:.0f} s in all. Every table of that run: "
+        f"[{docs}/results.md]({docs}/results.md), its JSON: [{docs}/bench.json]({docs}/bench.json).\n",
+    ]
+    markdown_text = markdown(document)
+    sections = {title: body for title, body in _sections(markdown_text)}
+    wanted = [
+        ("Ratios against the targets", "targets.png", "Headline ratios against the targets"),
+        ("Memory: peak RSS", "stream.png", "Streaming throughput and server peak RSS"),
+        ("Scaling:", "scaling.png", "Scaling: requests/s and CPU per request beside idle connections"),
+        ("echo 1 KiB ping-pong, 100 connections", "echo.png", "echo ping-pong"),
+        ("urlecho keep-alive, 50 connections (", "urlecho.png", "urlecho"),
+    ]
+    for prefix, chart, alt in wanted:
+        for title, body in sections.items():
+            if title.startswith(prefix):
+                parts.append(f"### {title}\n\n{body.strip()}\n")
+                parts.append(f"![{alt}]({docs}/{chart})\n")
+                break
+    return "\n".join(parts)
+
+
+def _sections(text: str) -> Iterator[tuple[str, str]]:
+    """(title, body) of each ``## `` section of a Markdown report."""
+    title, body = None, []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            if title is not None:
+                yield title, "".join(body)
+            title, body = line[3:].strip(), []
+        elif title is not None:
+            body.append(line)
+    if title is not None:
+        yield title, "".join(body)
+
+
+def replace_readme_section(readme: str, section: str) -> str:
+    """README text with what lies between the bench markers replaced by ``section``."""
+    begin, end = readme.find(README_BEGIN), readme.find(README_END)
+    if begin == -1 or end < begin:
+        raise ValueError(f"README has no {README_BEGIN!r} ... {README_END!r} markers")
+    return readme[:begin + len(README_BEGIN)] + "\n\n" + section + "\n" + readme[end:]
+
+
+def publish(results: Path, readme: Path, docs: Path) -> None:
+    """Copy a full run (JSON, Markdown, charts) to ``docs`` and its tables into the README."""
+    import shutil
+
+    document = json.loads((results / "bench.json").read_text())
+    if document["mode"] != "full":
+        raise ValueError(f"{results / 'bench.json'} is a --{document['mode']} run; "
+                         "the README shows full runs only")
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(results / "bench.json", docs / "bench.json")
+    shutil.copyfile(results / "bench.md", docs / "results.md")
+    for chart in CHARTS:
+        if (results / chart).exists():
+            shutil.copyfile(results / chart, docs / chart)
+    relative = docs.resolve().relative_to(readme.resolve().parent).as_posix()
+    readme.write_text(replace_readme_section(readme.read_text(), readme_section(document, relative)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m netrosetta.bench.report [RESULTS] [--readme README.md] [--docs docs/bench]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m netrosetta.bench.report",
+                                     description="Publish a full bench run into docs/bench and the README.")
+    parser.add_argument("results", nargs="?", default="bench-results", help="a full run's --out directory")
+    parser.add_argument("--readme", default="README.md")
+    parser.add_argument("--docs", default="docs/bench")
+    args = parser.parse_args(argv)
+    try:
+        publish(Path(args.results), Path(args.readme), Path(args.docs))
+    except (OSError, ValueError, KeyError) as error:
+        sys.stderr.write(f"netrosetta bench report: error: {error}\n")
+        return 2
+    print(f"published {args.results} into {args.docs}/ and {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
