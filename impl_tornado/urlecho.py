@@ -324,6 +324,10 @@ class UrlEchoStream(IOStream):
 
     def arm(self, due: float) -> None:
         """Have check_deadline run by ``due``: one timer, moved only to fire sooner."""
+        if self.closed():
+            # HTTP1Connection asks a closed stream for the next head, and gets StreamClosedError;
+            # a timer armed now would keep the dead stream alive until it fired.
+            return
         # On the hot path a timer already runs that fires sooner; it checks, and re-arms itself.
         if self.deadline is not None and self.deadline_at <= due:
             return
