@@ -127,13 +127,20 @@ POLLERS["default"] = POLLERS.get("epoll") or POLLERS.get("poll") or SelectPoller
 class Timer:
     """A scheduled call; ``cancel()`` it before it fires and it never will."""
 
-    def __init__(self, when: float, callback: Callback) -> None:
+    def __init__(self, when: float, callback: Callback, loop: EventLoop) -> None:
         self.when = when
-        self.callback = callback
+        self.callback: Callback | None = callback
+        self.loop: EventLoop | None = loop  # None once out of the loop's heap
         self.cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            # A cancelled timer waits in the heap until its time: it must not keep alive what it
+            # would have called (a whole connection, for an idle timeout a minute away).
+            self.callback = None
+            if self.loop is not None:
+                self.loop._timer_cancelled()
 
 
 class EventLoop:
@@ -147,6 +154,7 @@ class EventLoop:
         # fd -> [on_readable, on_writable, socket]: one entry per watched socket.
         self._handlers: dict[int, list] = {}
         self._timers: list[tuple[float, int, Timer]] = []
+        self._cancelled = 0  # cancelled timers still in the heap
         self._sequence = itertools.count()
         self._running = False
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -207,20 +215,33 @@ class EventLoop:
     # -- timers ----------------------------------------------------------------------------
 
     def call_later(self, delay: float, callback: Callback) -> Timer:
-        timer = Timer(time.monotonic() + delay, callback)
+        timer = Timer(time.monotonic() + delay, callback, self)
         heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
         return timer
+
+    def _timer_cancelled(self) -> None:
+        self._cancelled += 1
+        # Sweep the cancelled out once they are most of the heap: a server that cancels a timer per
+        # connection would otherwise hold a minute's worth of them.
+        if self._cancelled > 64 and 2 * self._cancelled > len(self._timers):
+            self._timers = [entry for entry in self._timers if not entry[2].cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled = 0
 
     def _run_due_timers(self) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
             _, _, timer = heapq.heappop(self._timers)
-            if not timer.cancelled:
+            if timer.cancelled:
+                self._cancelled -= 1
+            else:
+                timer.loop = None
                 timer.callback()
 
     def _timeout(self) -> float | None:
         while self._timers and self._timers[0][2].cancelled:
             heapq.heappop(self._timers)
+            self._cancelled -= 1
         if not self._timers:
             return None
         return max(0.0, self._timers[0][0] - time.monotonic())
