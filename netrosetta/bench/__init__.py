@@ -190,7 +190,7 @@ class Settings:
 
 MODES = {
     "full": Settings("full", runs=3, duration=2.0, wrk_seconds=2, requests=None, stream_bytes=256 * MIB),
-    "quick": Settings("quick", runs=1, duration=0.5, wrk_seconds=1, requests=None, stream_bytes=64 * MIB),
+    "quick": Settings("quick", runs=2, duration=0.5, wrk_seconds=1, requests=None, stream_bytes=64 * MIB),
     "tiny": Settings("tiny", runs=1, duration=0.5, wrk_seconds=1, requests=300, stream_bytes=4 * MIB,
                      idle_scaling=100, idle_urlecho=10),
 }
@@ -362,7 +362,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--scenario", action="append", default=[],
                         help="only these scenarios, comma-separated (ids as in the tables)")
     speed = parser.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true", help="one short run of the main scenarios (~1 minute)")
+    speed.add_argument("--quick", action="store_true",
+                       help="two short rounds of the main scenarios (~1 minute); rough ratios")
     speed.add_argument("--tiny", action="store_true",
                        help="a few hundred requests per scenario: a smoke test of the bench itself")
     parser.add_argument("--runs", type=int, help="repetitions of each scenario (medians are kept)")
