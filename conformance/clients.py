@@ -7,6 +7,7 @@ sleeps as synchronisation: we wait on the socket (selectors) or poll /proc with 
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import resource
 import selectors
@@ -16,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from conformance.harness import IO_TIMEOUT
+from conformance.harness import IO_TIMEOUT, Server
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -244,6 +245,33 @@ class Stream:
                 first = next(i for i, (a, b) in enumerate(zip(data, expected, strict=False)) if a != b)
                 self.mismatch = self.check_offset + first
         self.check_offset += len(data)
+
+
+def one_after_another(serve_one: Callable[[int], None], first: int, count: int, workers: int = 8) -> None:
+    """Run ``serve_one(index)`` for ``count`` indices from ``first``, ``workers`` connections at a time
+    (each call opens its own connection, is served, and closes it); the first failure is raised."""
+    share = count // workers
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        runs = [pool.submit(lambda start: [serve_one(i) for i in range(start, start + share)],
+                            first + worker * share) for worker in range(workers)]
+        for run in runs:
+            run.result()
+
+
+def leaves_nothing_behind(server: Server, serve_one: Callable[[int], None], warm_up: int = 300,
+                          count: int = 3000) -> tuple[int, int | None]:
+    """Serve ``warm_up`` connections, then ``count`` more, one after another.
+
+    Returns (RSS growth in bytes over the level after the warm-up, the open-file count if it has
+    not come back down to the level before the first connection within a few seconds, else None).
+    """
+    files_before = server.fd_count()
+    one_after_another(serve_one, 0, warm_up)
+    baseline = server.rss_bytes()
+    one_after_another(serve_one, warm_up, count)
+    growth = server.rss_bytes() - baseline
+    closed = wait_until(lambda: server.fd_count() <= files_before, timeout=10)
+    return growth, None if closed else server.fd_count()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = IO_TIMEOUT, interval: float = 0.05) -> bool:

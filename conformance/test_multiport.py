@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conformance.clients import KIB, MIB, Stream, fill, pump, stream_through
-from conformance.harness import IO_TIMEOUT, failure
+from conformance.clients import KIB, MIB, Stream, fill, leaves_nothing_behind, pump, stream_through
+from conformance.harness import IO_TIMEOUT, failure, recv_until_eof
 
 pytestmark = pytest.mark.behaviour("multiport")
 
@@ -266,3 +266,28 @@ def test_M12_backpressure(fresh_server):
     assert peak - baseline < bound, failure(
         "M12 backpressure: memory stays flat", f"{total // MIB} MiB of lines through one connection",
         f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
+
+
+def test_M13_nothing_kept_per_connection(fresh_server):
+    """Connections served one after another leave nothing behind: after 3,000 more connections over
+    every port (each sends a line, half-closes and reads to the end), RSS has grown by less than 8 MiB
+    over its level after the first 300, and the open-file count is back where it was before the first."""
+    requirement = "M13 nothing kept per connection served"
+    server = fresh_server(ports=3)
+    bound = 8 * MIB
+
+    def serve_one(index: int) -> None:
+        # Half-close and read to the end; what the answer says is M3-M4's business, this clause
+        # asks only that the connection ends and leaves nothing.
+        with server.connect(index % len(server.ports)) as sock:
+            sock.sendall(b"connection %d\n" % index)
+            sock.shutdown(socket.SHUT_WR)
+            _, closed = recv_until_eof(sock)
+        assert closed, failure(requirement, "a line, then SHUT_WR", "EOF", "no EOF")
+
+    growth, files = leaves_nothing_behind(server, serve_one)
+    sent = "3,000 connections over every port, one line each, then SHUT_WR and read to EOF"
+    assert growth < bound, failure(requirement, sent, f"RSS growth under {bound // MIB} MiB",
+                                   f"RSS grew by {growth / MIB:.1f} MiB")
+    assert files is None, failure(requirement, sent, "open files back to their count before",
+                                  f"{files} open files")

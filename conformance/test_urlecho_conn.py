@@ -5,7 +5,6 @@ generous margin on top, because the machine is shared; they never sleep to synch
 slow on purpose, the way a slowloris client is.
 """
 
-import concurrent.futures
 import resource
 import select
 import socket
@@ -14,6 +13,7 @@ import time
 
 import pytest
 
+from conformance.clients import MIB, leaves_nothing_behind
 from conformance.harness import failure
 from conformance.http_client import (
     Client,
@@ -324,32 +324,24 @@ def test_U19_2_malformed_flood(server):
 
 
 def test_U19_3_no_memory_kept_per_connection(fresh_server):
-    """Connections served one after another leave no memory behind: after 4,000 more connections (one
+    """Connections served one after another leave nothing behind: after 3,000 more connections (one
     request each, closed after its answer), RSS has grown by less than 8 MiB over its level after the
-    first 500."""
-    requirement = "U19.3 no memory kept per connection served"
+    first 300, and the open-file count is back where it was before the first."""
+    requirement = "U19.3 nothing kept per connection served"
     server = fresh_server()
-    warm_up, count, bound = 500, 4000, 8 * 1024 * 1024
+    bound = 8 * MIB
 
-    def serve(first: int, number: int) -> None:
-        for index in range(first, first + number):
-            target = f"/u19-3/{index}"
-            with Client.connect(server) as client:
-                client.send(request("GET", target, headers=[("Connection", "close")]))
-                response = _served(client, requirement)
-            assert (response.status, response.body) == (200, target.encode()), failure(
-                requirement, client.sent, f"200 {target!r}", response.summary())
+    def serve_one(index: int) -> None:
+        target = f"/u19-3/{index}"
+        with Client.connect(server) as client:
+            client.send(request("GET", target, headers=[("Connection", "close")]))
+            response = _served(client, requirement)
+        assert (response.status, response.body) == (200, target.encode()), failure(
+            requirement, client.sent, f"200 {target!r}", response.summary())
 
-    def serve_in_parallel(first: int, number: int, workers: int = 8) -> None:
-        share = number // workers
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for done in [pool.submit(serve, first + worker * share, share) for worker in range(workers)]:
-                done.result()
-
-    serve_in_parallel(0, warm_up)
-    baseline = server.rss_bytes()
-    serve_in_parallel(warm_up, count)
-    growth = server.rss_bytes() - baseline
-    assert growth < bound, failure(
-        requirement, f"{count} connections, one request each with Connection: close",
-        f"RSS growth under {bound // 2**20} MiB", f"RSS grew by {growth / 2**20:.1f} MiB")
+    growth, files = leaves_nothing_behind(server, serve_one)
+    sent = "3,000 connections, one request each with Connection: close"
+    assert growth < bound, failure(requirement, sent, f"RSS growth under {bound // MIB} MiB",
+                                   f"RSS grew by {growth / MIB:.1f} MiB")
+    assert files is None, failure(requirement, sent, "open files back to their count before",
+                                  f"{files} open files")
