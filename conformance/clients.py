@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from conformance.harness import IO_TIMEOUT, Server
+from conformance.harness import IO_TIMEOUT, Server, failure
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -258,20 +258,22 @@ def one_after_another(serve_one: Callable[[int], None], first: int, count: int, 
             run.result()
 
 
-def leaves_nothing_behind(server: Server, serve_one: Callable[[int], None], warm_up: int = 300,
-                          count: int = 3000) -> tuple[int, int | None]:
-    """Serve ``warm_up`` connections, then ``count`` more, one after another.
-
-    Returns (RSS growth in bytes over the level after the warm-up, the open-file count if it has
-    not come back down to the level before the first connection within a few seconds, else None).
-    """
+def check_leaves_nothing_behind(server: Server, serve_one: Callable[[int], None], requirement: str,
+                                sent: str, warm_up: int = 300, count: int = 3000,
+                                bound: int = 8 * MIB) -> None:
+    """Serve ``warm_up`` connections, then ``count`` more, one after another; assert that RSS grew
+    by less than ``bound`` over its level after the warm-up, and that the open-file count comes
+    back, within a few seconds, to its level before the first connection."""
     files_before = server.fd_count()
     one_after_another(serve_one, 0, warm_up)
     baseline = server.rss_bytes()
     one_after_another(serve_one, warm_up, count)
     growth = server.rss_bytes() - baseline
+    assert growth < bound, failure(requirement, sent, f"RSS growth under {bound // MIB} MiB",
+                                   f"RSS grew by {growth / MIB:.1f} MiB")
     closed = wait_until(lambda: server.fd_count() <= files_before, timeout=10)
-    return growth, None if closed else server.fd_count()
+    assert closed, failure(requirement, sent, f"open files back to {files_before}",
+                           f"{server.fd_count()} open files")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = IO_TIMEOUT, interval: float = 0.05) -> bool:

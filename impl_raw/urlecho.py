@@ -87,6 +87,11 @@ def log_access(peer: str, request: Request, status: int) -> None:
     log.info('%s "%s %s %s" %d', peer, request.method, request.target, request.version, status)
 
 
+def log_refusal(peer: str, status: int, reason: str) -> None:
+    """One log line on stderr per refused request."""
+    log.info("%s refused: %d %s", peer, status, reason)
+
+
 def render_error(status: int, reason: str) -> bytes:
     """An error response; every one closes the connection, so it says so."""
     body = f"{status} {REASONS[status]}: {reason}\n".encode("latin-1")
@@ -192,7 +197,7 @@ class UrlEchoConnection:
         """Queue an error response; the connection closes once it is sent (every error closes)."""
         self.outgoing += render_error(status, reason)
         if self.peer:
-            log.info("%s refused: %d %s", self.peer, status, reason)
+            log_refusal(self.peer, status, reason)
         self.stop_reading()
 
     def stop_reading(self) -> None:
@@ -320,7 +325,7 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock, config = self.request, self.config
-        peer = None if config.quiet else "{}:{}".format(*self.client_address[:2])
+        peer = None if config.quiet else peer_name(sock)
         parser = RequestParser(config.max_target, config.max_header_bytes, config.max_body)
         request: Request | None = None
         answered = 0
@@ -364,7 +369,7 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
                 elif event_type is Error:
                     outgoing += render_error(event.status, event.reason)
                     if peer:
-                        log.info("%s refused: %d %s", peer, event.status, event.reason)
+                        log_refusal(peer, event.status, event.reason)
                     closing = True
                     break
             if continue_owed:

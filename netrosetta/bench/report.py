@@ -403,8 +403,7 @@ def readme_section(document: dict, docs: str = "docs/bench") -> str:
         f"{document['wall_s']:.0f} s in all. Every table of that run: "
         f"[{docs}/results.md]({docs}/results.md), its JSON: [{docs}/bench.json]({docs}/bench.json).\n",
     ]
-    markdown_text = markdown(document)
-    sections = {title: body for title, body in _sections(markdown_text)}
+    sections = dict(_sections(markdown(document)))
     wanted = [
         ("Ratios against the targets", "targets.png", "Headline ratios against the targets"),
         ("Memory: peak RSS", "stream.png", "Streaming throughput and server peak RSS"),
