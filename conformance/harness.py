@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netrosetta.registry import variants
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Bounded waits. Generous, because the machine is shared and noisy; a healthy server is far faster.
@@ -49,26 +51,13 @@ class Variant:
         return None
 
 
-def _ours(impl: str, loops: tuple[str, ...], models: dict[str, tuple[str, ...]]) -> list[Variant]:
-    command = (sys.executable, "-m", f"impl_{impl}")
-    variants = [Variant(impl, impl, command, package=f"impl_{impl}")]
-    for model, behaviours in models.items():
-        variants.append(Variant(f"{impl}-{model}", impl, command, ("--model", model),
-                                behaviours=behaviours, package=f"impl_{impl}"))
-    for loop in loops:
-        variants.append(Variant(f"{impl}-{loop}", impl, command, ("--loop", loop),
-                                default=False, package=f"impl_{impl}"))
-    return variants
-
-
-# Every column of the matrix. The threaded and iterative raw models run every clause (their
-# concurrency failures are documented divergences, see divergences.py); extra loops run the smoke
-# subset in `make test` and everything in `make test-full`.
+# Every column of the matrix, from the one list of implementations (netrosetta/registry.py). Other
+# models run every clause (their concurrency failures are documented divergences, see
+# divergences.py); extra loops run the smoke subset in `make test` and everything in `make test-full`.
 VARIANTS: list[Variant] = [
-    *_ours("raw", ("select", "poll", "epoll"),
-           {"threaded": ("echo", "urlecho"), "iterative": ("echo",)}),
-    *_ours("twisted", ("select", "poll", "epoll", "asyncio"), {}),
-    *_ours("tornado", ("uvloop",), {}),
+    Variant(spec.id, spec.impl, (sys.executable, "-m", f"impl_{spec.impl}"), spec.extra,
+            default=spec.default, behaviours=spec.behaviours, package=f"impl_{spec.impl}")
+    for spec in variants()
 ]
 
 

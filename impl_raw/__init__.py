@@ -1,11 +1,6 @@
 """netrosetta servers on raw sockets and the stdlib only: what the frameworks do for you, by hand."""
 
-from netrosetta.launch import Implementation
+from netrosetta.registry import IMPLEMENTATIONS
 
-IMPLEMENTATION = Implementation(
-    name="raw",
-    package="impl_raw",
-    # "default" is the best poller the system has: epoll on Linux, else poll (impl_raw/loop.py).
-    loops=("default", "select", "poll", "epoll"),
-    models=("eventloop", "threaded", "iterative"),
-)
+# This package's entry in the one list of implementations (netrosetta/registry.py).
+IMPLEMENTATION = IMPLEMENTATIONS["raw"]

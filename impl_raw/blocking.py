@@ -12,8 +12,8 @@ then call ``serve_blocking(config, HandlerClass, threaded=True)`` from the behav
 ``main(config)``. It binds ``config.host:config.ports[0]``, announces READY, and serves until SIGINT
 or SIGTERM (the launch contract). An OSError inside a handler (a client that reset) ends only that
 connection, without a traceback. On stop every open connection is shut down, which wakes the
-threads blocked on it, and the function returns. A behaviour that a model cannot serve calls
-``unsupported_model(config)``: one line on stderr and exit status 2.
+threads blocked on it, and the function returns. Which behaviours each model serves is listed in
+netrosetta/registry.py; the launcher refuses the others (one line on stderr, exit status 2).
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ import socket
 import socketserver
 import sys
 import threading
-from typing import NoReturn
 
 from netrosetta.launch import Config, Stop, UsageError, cannot_listen, ready, stop_on_signals
+from netrosetta.registry import BACKLOG
 
 log = logging.getLogger("impl_raw.blocking")
 
-# The same listen backlog as the event loop (impl_raw/loop.py); socketserver's default is 5.
-BACKLOG = 1024
 
 
 class BlockingServer(socketserver.TCPServer):
@@ -107,9 +105,3 @@ def serve_blocking(
     finally:
         server.close_connections()
         server.server_close()
-
-
-def unsupported_model(config: Config) -> NoReturn:
-    """Refuse a behaviour this model does not serve: one line on stderr, exit status 2."""
-    raise UsageError(f"--model {config.model} does not serve {config.behaviour} "
-                     f"(use the default event-loop model)")

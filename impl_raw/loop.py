@@ -28,6 +28,8 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 
+from netrosetta.registry import BACKLOG
+
 log = logging.getLogger("impl_raw.loop")
 
 # Interest and readiness bits: POLLIN and POLLOUT, the same values as epoll's EPOLLIN and EPOLLOUT.
@@ -37,9 +39,6 @@ READ, WRITE = 0x001, 0x004
 
 # select(2) takes bit sets of FD_SETSIZE bits: a descriptor at or above it cannot be watched at all.
 FD_SETSIZE = 1024
-
-# Listen backlog: 1,000 clients may connect in one burst; the kernel caps this at somaxconn.
-BACKLOG = 1024
 
 # After EMFILE, stop accepting for this long instead of spinning on a listener that stays readable.
 ACCEPT_PAUSE = 0.1

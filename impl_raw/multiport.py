@@ -5,7 +5,6 @@ import socket
 import sys
 
 from impl_raw import IMPLEMENTATION
-from impl_raw.blocking import unsupported_model
 from impl_raw.loop import EventLoop, listen
 from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
 
@@ -121,8 +120,6 @@ def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
 
 def main(config: Config) -> None:
     """Bind every port, announce READY, and run the one loop until SIGINT or SIGTERM."""
-    if config.model != "eventloop":
-        unsupported_model(config)  # one thread serving every port is the point of multiport
     loop = EventLoop(config.loop)
     listeners = []
     for port in config.ports:

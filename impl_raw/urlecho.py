@@ -19,6 +19,7 @@ from impl_raw.http import REASONS, Data, EndOfMessage, Error, Event, Request, Re
 from impl_raw.loop import EventLoop, Timer, listen
 from netrosetta.answer import TEXT, answer
 from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
+from netrosetta.registry import LINGER_TIMEOUT
 
 log = logging.getLogger("impl_raw.urlecho")
 
@@ -29,10 +30,6 @@ HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 # Requests are small; 64 KiB holds hundreds of pipelined ones and a good slice of a body.
 READ_SIZE = 64 * 1024
-# After the last response, read and drop what the client still sends for at most this long before
-# closing: closing a socket with unread input sends a TCP RST, which can destroy the response in
-# the client's receive buffer before it reads it ("lingering close", nginx's lingering_timeout).
-LINGER_TIMEOUT = 2.0
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nDate: %s\r\n%s\r\n"

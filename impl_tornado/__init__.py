@@ -7,11 +7,8 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 
-from netrosetta.launch import Config, Implementation, UsageError, cannot_listen, ready
-
-# Listen queue for every listener: bind_sockets' default of 128 would leave a burst of 1,000
-# clients waiting on SYN retries.
-BACKLOG = 1024
+from netrosetta.launch import Config, UsageError, cannot_listen, ready
+from netrosetta.registry import IMPLEMENTATIONS
 
 
 def use_loop(config: Config) -> None:
@@ -58,9 +55,5 @@ def run_loop(host: str, ports: Sequence[int], serve: Callable[[str, int], list[s
     asyncio.run(main())
 
 
-IMPLEMENTATION = Implementation(
-    name="tornado",
-    package="impl_tornado",
-    loops=("asyncio", "uvloop"),
-    prepare=use_loop,
-)
+# This package's entry in the one list of implementations (netrosetta/registry.py).
+IMPLEMENTATION = IMPLEMENTATIONS["tornado"]

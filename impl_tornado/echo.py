@@ -8,8 +8,9 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
 
-from impl_tornado import BACKLOG, IMPLEMENTATION, run_loop
+from impl_tornado import IMPLEMENTATION, run_loop
 from netrosetta.launch import Config, run
+from netrosetta.registry import BACKLOG
 
 # One read takes at most this much (IOStream's read_chunk_size), and its write is awaited
 # before the next read.

@@ -10,8 +10,9 @@ from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
 
-from impl_tornado import BACKLOG, IMPLEMENTATION, run_loop
+from impl_tornado import IMPLEMENTATION, run_loop
 from netrosetta.launch import Config, run
+from netrosetta.registry import BACKLOG
 
 # A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
 MAX_LINE = 64 * 1024

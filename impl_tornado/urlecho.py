@@ -15,14 +15,11 @@ from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from impl_tornado import BACKLOG, IMPLEMENTATION, run_loop
+from impl_tornado import IMPLEMENTATION, run_loop
 from netrosetta.answer import TEXT, answer
 from netrosetta.launch import Config, run
+from netrosetta.registry import BACKLOG, LINGER_TIMEOUT
 
-# After an error response, read (and drop) what the client still sends for at most this long
-# before closing: closing with unread input would reset the connection and could destroy the
-# response in the client's buffers (a "lingering close", as nginx does).
-LINGER_TIMEOUT = 2.0
 # RFC 3986 §3.2.2: a name (letters, digits, -._~; an IPv4 address is one too) or an IPv6 literal.
 HOST = re.compile(r"(?:[A-Za-z0-9\-._~]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?")
 # RFC 9110 §4.2: a target in absolute-form starts with a scheme and "://".

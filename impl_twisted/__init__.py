@@ -10,11 +10,8 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import STDLibLogObserver, globalLogBeginner
 from twisted.python.failure import Failure
 
-from netrosetta.launch import Config, Implementation, cannot_listen, ready
-
-# Listen queue for every endpoint: Twisted's default of 50 would leave a burst of 1,000 clients
-# waiting on SYN retries.
-BACKLOG = 1024
+from netrosetta.launch import Config, cannot_listen, ready
+from netrosetta.registry import IMPLEMENTATIONS
 
 
 def install_reactor(config: Config) -> None:
@@ -69,9 +66,5 @@ def run_reactor(reactor: Any, host: str, listening: Sequence[Deferred]) -> None:
         cannot_listen(host, refused[0].port, refused[0].socketError)
 
 
-IMPLEMENTATION = Implementation(
-    name="twisted",
-    package="impl_twisted",
-    loops=("default", "select", "poll", "epoll", "asyncio"),
-    prepare=prepare,
-)
+# This package's entry in the one list of implementations (netrosetta/registry.py).
+IMPLEMENTATION = IMPLEMENTATIONS["twisted"]

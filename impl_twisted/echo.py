@@ -8,8 +8,9 @@ from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
-from impl_twisted import BACKLOG, IMPLEMENTATION, run_reactor
+from impl_twisted import IMPLEMENTATION, run_reactor
 from netrosetta.launch import Config, run
+from netrosetta.registry import BACKLOG
 
 
 @implementer(IHalfCloseableProtocol)

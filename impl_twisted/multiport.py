@@ -9,8 +9,9 @@ from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineOnlyReceiver
 from zope.interface import implementer
 
-from impl_twisted import BACKLOG, IMPLEMENTATION, run_reactor
+from impl_twisted import IMPLEMENTATION, run_reactor
 from netrosetta.launch import Config, run
+from netrosetta.registry import BACKLOG
 
 # A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
 MAX_LINE = 64 * 1024

@@ -19,14 +19,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 from zope.interface import implementer
 
-from impl_twisted import BACKLOG, IMPLEMENTATION, run_reactor
+from impl_twisted import IMPLEMENTATION, run_reactor
 from netrosetta.answer import TEXT, answer
 from netrosetta.launch import Config, run
+from netrosetta.registry import BACKLOG, LINGER_TIMEOUT
 
-# After the last response, read and drop what the client still sends for at most this long before
-# closing: closing a socket with unread input sends a TCP RST, which can destroy the response in
-# the client's receive buffer before it reads it ("lingering close", nginx's lingering_timeout).
-LINGER_TIMEOUT = 2.0
 # The longest registered method is 17 bytes; a first word longer than this is garbage.
 MAX_METHOD = 64
 # A chunk-size line is hex digits plus extensions we ignore.

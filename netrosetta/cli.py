@@ -28,7 +28,7 @@ def _usage() -> str:
 
 def serve(argv: Sequence[str]) -> int:
     """``netrosetta serve IMPL BEHAVIOUR ...``: the same launch as ``python -m impl_IMPL``."""
-    from netrosetta.launch import IMPLEMENTATIONS
+    from netrosetta.registry import IMPLEMENTATIONS
 
     if not argv or argv[0] not in IMPLEMENTATIONS:
         got = repr(argv[0]) if argv else "nothing"

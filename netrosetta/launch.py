@@ -20,14 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-# Default ports per behaviour; multiport is the only one that takes several.
-DEFAULT_PORTS: dict[str, list[int]] = {
-    "echo": [8000],
-    "multiport": [8001, 8002],
-    "urlecho": [8008],
-}
-BEHAVIOURS = tuple(DEFAULT_PORTS)
-IMPLEMENTATIONS = ("raw", "twisted", "tornado")
+from netrosetta.registry import BEHAVIOURS, Implementation
 
 # URL-echo limits; their reasons are in conformance/SPEC.md (section U) beside each clause.
 KIB = 1024
@@ -51,22 +44,6 @@ class Config:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 60.0
-
-
-@dataclass(frozen=True)
-class Implementation:
-    """What an implementation package tells the launcher about itself.
-
-    ``loops`` and ``models`` list the accepted values, the default first. ``prepare`` runs after the
-    command line is parsed and before the behaviour module is imported: Twisted installs its reactor
-    there, because the reactor must be chosen before anything imports it.
-    """
-
-    name: str
-    package: str
-    loops: tuple[str, ...] = ("default",)
-    models: tuple[str, ...] = ("eventloop",)
-    prepare: Callable[[Config], None] | None = None
 
 
 class UsageError(Exception):
@@ -111,15 +88,15 @@ def _positive(kind: type) -> Callable[[str], float | int]:
 def build_parser(impl: Implementation, prog: str) -> argparse.ArgumentParser:
     """The launch contract's command line for one implementation."""
     parser = _Parser(prog=prog, description=f"Run a netrosetta server ({impl.name}).")
-    parser.add_argument("behaviour", metavar="BEHAVIOUR", help="echo, multiport or urlecho")
+    parser.add_argument("behaviour", metavar="BEHAVIOUR", help=", ".join(BEHAVIOURS))
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=_port, help="port (echo, urlecho); 0 picks a free one")
     parser.add_argument("--ports", type=_port_list, help="comma-separated ports (multiport)")
     parser.add_argument("--quiet", action="store_true", help="no logs on stderr")
     parser.add_argument("--loop", choices=impl.loops, default=impl.loops[0],
                         help=f"event loop (default {impl.loops[0]})")
-    parser.add_argument("--model", choices=impl.models, default=impl.models[0],
-                        help=f"server model (default {impl.models[0]})")
+    parser.add_argument("--model", choices=impl.model_names, default=impl.model_names[0],
+                        help=f"server model (default {impl.model_names[0]})")
     limits = parser.add_argument_group("urlecho limits")
     limits.add_argument("--max-target", type=_positive(int), default=Config.max_target)
     limits.add_argument("--max-header-bytes", type=_positive(int), default=Config.max_header_bytes)
@@ -138,11 +115,14 @@ def parse_args(impl: Implementation, argv: Sequence[str], prog: str) -> Config:
     if args.behaviour == "multiport":
         if args.port is not None:
             raise UsageError("multiport listens on several ports: use --ports P1,P2,... not --port")
-        ports = args.ports or DEFAULT_PORTS["multiport"]
+        ports = args.ports or list(BEHAVIOURS["multiport"].default_ports)
     else:
         if args.ports is not None:
             raise UsageError(f"{args.behaviour} listens on one port: use --port P, not --ports")
-        ports = [args.port] if args.port is not None else DEFAULT_PORTS[args.behaviour]
+        ports = [args.port] if args.port is not None else list(BEHAVIOURS[args.behaviour].default_ports)
+    if not impl.serves(args.behaviour, args.model):
+        raise UsageError(f"--model {args.model} does not serve {args.behaviour} "
+                         f"(use the default model, {impl.model_names[0]})")
     if importlib.util.find_spec(f"{impl.package}.{args.behaviour}") is None:
         raise UsageError(f"{impl.name} has no {args.behaviour} server yet")
     return Config(
@@ -223,7 +203,8 @@ def run(impl: Implementation, argv: Sequence[str] | None = None, prog: str | Non
     raise_fd_limit()
     try:
         if impl.prepare is not None:
-            impl.prepare(config)
+            module_name, _, function = impl.prepare.partition(":")
+            getattr(importlib.import_module(module_name), function)(config)
         module = importlib.import_module(f"{impl.package}.{config.behaviour}")
         module.main(config)
     except (Stop, KeyboardInterrupt):

@@ -1,7 +1,7 @@
 """The URL echo's access log: one line on stderr per answered request, unless --quiet.
 
 Not a conformance clause (a server in another language may log as it likes, or not at all), but
-netrosetta's three implementations agree on it, each in its framework's own format: twisted.web's
+netrosetta's implementations agree on it, each in its framework's own format: twisted.web's
 combined log, Tornado's tornado.access line, impl_raw's own.
 """
 
@@ -10,15 +10,17 @@ from __future__ import annotations
 import pytest
 
 from conformance.clients import wait_until
-from conformance.harness import VARIANTS, launch, recv_exactly
+from conformance.harness import VARIANTS, Variant, launch, recv_exactly
 
 PROBE = "/access-log-probe?n=1"
+# Every implementation and model that serves the URL echo (other loops log alike).
+URLECHO_VARIANTS = [v for v in VARIANTS if v.default and "urlecho" in v.behaviours]
 
 
 @pytest.mark.parametrize("quiet", [False, True], ids=["logging", "quiet"])
-@pytest.mark.parametrize("variant_id", ["raw", "raw-threaded", "twisted", "tornado"])
-def test_urlecho_logs_each_answered_request_unless_quiet(variant_id: str, quiet: bool) -> None:
-    variant = next(v for v in VARIANTS if v.id == variant_id)
+@pytest.mark.parametrize("variant", URLECHO_VARIANTS, ids=lambda v: v.id)
+def test_urlecho_logs_each_answered_request_unless_quiet(variant: Variant, quiet: bool) -> None:
+    variant_id = variant.id
     server = launch(variant, "urlecho", args=("--quiet",) if quiet else ())
     try:
         with server.connect() as sock:

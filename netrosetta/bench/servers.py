@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.harness import ServerError, parse_ready, read_ready
+from netrosetta.registry import IMPLEMENTATIONS as REGISTRY
 
 REPO = Path(__file__).resolve().parent.parent.parent
 REFERENCES = Path(__file__).resolve().parent / "references"
@@ -94,18 +95,16 @@ def _node_ref(id_: str, behaviour: str, label: str, script: str) -> Target:
                   argv=("node", str(REFERENCES / script)), program="node", apt_package="nodejs")
 
 
-IMPLEMENTATIONS = ("raw", "twisted", "tornado")
-RAW_LOOPS = ("select", "poll", "epoll")
+IMPLEMENTATIONS = tuple(REGISTRY)
 
 
 def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
-    """Our implementations of one behaviour (scaling also runs each raw --loop)."""
+    """Our implementations of one behaviour (scaling also runs each one's scaling_loops)."""
     if behaviour == "scaling":
         targets = []
         for impl in impls:
             targets.append(_ours(impl, "echo"))
-            if impl == "raw":
-                targets += [_ours("raw", "echo", loop) for loop in RAW_LOOPS]
+            targets += [_ours(impl, "echo", loop) for loop in REGISTRY[impl].scaling_loops]
         return targets
     return [_ours(impl, behaviour) for impl in impls]
 

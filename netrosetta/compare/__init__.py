@@ -29,10 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from netrosetta.launch import BEHAVIOURS
+from netrosetta.registry import BEHAVIOURS, IMPLEMENTATIONS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-IMPLEMENTATIONS = ("raw", "twisted", "tornado")
 DEFAULT_OUT = "compare-results"
 DEFAULT_MATRIX = "conformance-results/matrix.json"
 DEFAULT_BENCH = "bench-results"

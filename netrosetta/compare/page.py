@@ -21,13 +21,11 @@ from pygments.token import STANDARD_TYPES
 from netrosetta.compare.counts import Counts, Lines, count_implementation
 from netrosetta.compare.results import Bench, Matrix
 from netrosetta.compare.sections import SECTIONS, ConventionError, Section, find_sections
+from netrosetta.registry import BEHAVIOURS
+from netrosetta.registry import IMPLEMENTATIONS as REGISTRY
 
-IMPLEMENTATIONS = ("raw", "twisted", "tornado")
-ABOUT = {
-    "echo": "TCP echo: every byte comes back, in order, with backpressure",
-    "multiport": "one process, one thread, several ports; each line comes back tagged with its port",
-    "urlecho": "an HTTP/1.1 server that answers with the URL it was asked for",
-}
+IMPLEMENTATIONS = tuple(REGISTRY)
+ABOUT = {name: behaviour.summary for name, behaviour in BEHAVIOURS.items()}
 PYGMENTS_STYLE = "default"
 STATUS_MARK = {"pass": "✓", "fail": "✗", "divergence": "≈", "missing": "–", "n/a": "n/a"}
 
