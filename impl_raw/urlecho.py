@@ -1,6 +1,7 @@
 """URL echo over HTTP/1.1 on raw non-blocking sockets and impl_raw's own event loop (SPEC.md, section U).
 
-The HTTP grammar lives in impl_raw/http.py (bytes in, events out); this file is the I/O around it:
+The HTTP rules live in netrosetta/rules.py (a sans-IO parser: bytes in, events out, written by hand
+for this package and shared as every implementation's rules); this file is the I/O around it:
 buffering, pipelining, backpressure, timeouts and closing. ``--model threaded`` serves the same
 answers with blocking calls instead (UrlEchoHandler, on impl_raw/blocking.py).
 """
@@ -11,15 +12,24 @@ import socketserver
 import sys
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 
 from impl_raw import IMPLEMENTATION
 from impl_raw.blocking import serve_blocking
-from impl_raw.http import REASONS, Data, EndOfMessage, Error, Event, Request, RequestParser
 from impl_raw.loop import EventLoop, Timer, listen
 from netrosetta.answer import TEXT, answer
 from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
 from netrosetta.registry import LINGER_TIMEOUT
+from netrosetta.rules import (
+    CONTINUE,
+    Data,
+    EndOfMessage,
+    Error,
+    Event,
+    Request,
+    RequestParser,
+    error_response,
+    http_date,
+)
 
 log = logging.getLogger("impl_raw.urlecho")
 
@@ -31,29 +41,8 @@ LOW_WATER = 256 * 1024
 # Requests are small; 64 KiB holds hundreds of pipelined ones and a good slice of a body.
 READ_SIZE = 64 * 1024
 
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nDate: %s\r\n%s\r\n"
-ERROR_HEAD = (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
-              b"Date: %s\r\n\r\n")
 TEXT_BYTES = TEXT.encode("ascii")
-
-
-class HttpDate:
-    """The Date header's value (RFC 9110 IMF-fixdate), formatted once per second, not per response."""
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.value = b""
-
-    def now(self) -> bytes:
-        second = int(time.time())
-        if second != self.second:
-            self.second = second
-            self.value = formatdate(second, usegmt=True).encode("ascii")
-        return self.value
-
-
-http_date = HttpDate()
 
 
 def render(request: Request) -> bytes:
@@ -87,13 +76,6 @@ def log_access(peer: str, request: Request, status: int) -> None:
 def log_refusal(peer: str, status: int, reason: str) -> None:
     """One log line on stderr per refused request."""
     log.info("%s refused: %d %s", peer, status, reason)
-
-
-def render_error(status: int, reason: str) -> bytes:
-    """An error response; every one closes the connection, so it says so."""
-    body = f"{status} {REASONS[status]}: {reason}\n".encode("latin-1")
-    phrase = REASONS[status].encode("ascii")
-    return ERROR_HEAD % (status, phrase, TEXT_BYTES, len(body), http_date.now()) + body
 
 
 class UrlEchoConnection:
@@ -192,7 +174,7 @@ class UrlEchoConnection:
 
     def refuse(self, status: int, reason: str) -> None:
         """Queue an error response; the connection closes once it is sent (every error closes)."""
-        self.outgoing += render_error(status, reason)
+        self.outgoing += error_response(status, reason)
         if self.peer:
             log_refusal(self.peer, status, reason)
         self.stop_reading()
@@ -341,7 +323,7 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
                 data = sock.recv(READ_SIZE)
             except TimeoutError:
                 if state in ("head", "body"):
-                    self.last_answer(render_error(408, "the request did not arrive in time"))
+                    self.last_answer(error_response(408, "the request did not arrive in time"))
                 return
             if not data:
                 return  # the client is done (an unfinished request gets no answer)
@@ -364,7 +346,7 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
                 elif event_type is Data:
                     continue_owed = False  # the client sent its body without waiting
                 elif event_type is Error:
-                    outgoing += render_error(event.status, event.reason)
+                    outgoing += error_response(event.status, event.reason)
                     if peer:
                         log_refusal(peer, event.status, event.reason)
                     closing = True

@@ -7,9 +7,10 @@ import socket
 import pytest
 
 from impl_raw import urlecho
-from impl_raw.http import RequestParser
 from impl_raw.loop import EventLoop
+from netrosetta import rules
 from netrosetta.launch import Config
+from netrosetta.rules import RequestParser
 
 REQUEST = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -86,7 +87,7 @@ def test_a_parser_bug_costs_one_connection_not_the_server(pair, monkeypatch) -> 
 
 
 def test_date_formatted_once_per_second() -> None:
-    date = urlecho.HttpDate()
+    date = rules.HttpDate()
     first = date.now()
     assert first.endswith(b" GMT") and len(first) == 29
     second = date.second

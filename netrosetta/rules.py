@@ -1,7 +1,15 @@
-"""An HTTP/1.1 request parser kept apart from I/O, in the style of h11: bytes in, events out.
+"""The one home of the URL echo's HTTP/1.1 rules (SPEC.md, section U): grammar, limits, framing
+decisions, status reasons and the bytes of every error answer.
 
-Strategy: ``feed(data)`` appends to a buffer and returns the events that the buffered bytes
-complete — ``Request`` when a head has been read and checked, ``Data`` for each stretch of body
+Every implementation applies them through this module and restates none of them: impl_raw drives
+the parser below as its own (it is the sans-IO half of raw's lesson, written by hand), and each
+framework's hardening module feeds it the bytes its framework is about to parse, at the point where
+that framework lets you intercept, and answers with ``error_response`` when it refuses them. The
+conformance suite keeps its own, independent oracle and never imports this module.
+
+The parser is kept apart from I/O, in the style of h11: bytes in, events out. Strategy:
+``feed(data)`` appends to a buffer and returns the events that the buffered bytes complete —
+``Request`` when a head has been read and checked, ``Data`` for each stretch of body
 bytes consumed (and dropped: the URL echo discards bodies), ``EndOfMessage`` when a request's body
 is over, or a single ``Error(status, reason)`` after which nothing more is ever parsed, so bytes that
 follow a framing error can never be read as a request (no request smuggling). There are no sockets
@@ -23,8 +31,12 @@ Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import NoReturn
+
+from netrosetta.answer import TEXT
 
 # -- events ---------------------------------------------------------------------------------
 
@@ -407,10 +419,12 @@ class RequestParser:
                 raise Refused(400, "empty transfer coding")
             chunked = True
         elif content_length is not None:
-            values = {value.strip(" \t") for value in content_length.split(",")}
+            # House rule (SPEC U15.2): RFC 9110 8.6 lets a recipient either merge identical values
+            # or refuse; a list is what a smuggler sends, so any second value is refused, as nginx does.
+            values = content_length.split(",")
             if len(values) != 1:
-                raise Refused(400, "differing Content-Length values")
-            value = values.pop()
+                raise Refused(400, "more than one Content-Length")
+            value = values[0].strip(" \t")
             if DIGITS.fullmatch(value) is None:
                 raise Refused(400, "Content-Length is not a number")
             length = int(value)
@@ -512,3 +526,37 @@ def _field_fault(section: str) -> str:
             return "header name is not a token"
         return "control character (CR, LF, NUL...) in a header value"
     return "malformed header section"
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+ERROR_HEAD = (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
+              b"Date: %s\r\n\r\n")
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_TEXT = TEXT.encode("ascii")
+
+
+class HttpDate:
+    """The Date header's value (RFC 9110 IMF-fixdate), formatted once per second, not per response."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.value = b""
+
+    def now(self) -> bytes:
+        second = int(time.time())
+        if second != self.second:
+            self.second = second
+            self.value = formatdate(second, usegmt=True).encode("ascii")
+        return self.value
+
+
+http_date = HttpDate()
+
+
+def error_response(status: int, reason: str) -> bytes:
+    """The one error answer: status line, a one-line text body naming the rule broken, and the
+    headers SPEC U17.3 asks of every error (Connection: close, Date, exact Content-Length)."""
+    phrase = REASONS[status]
+    body = f"{status} {phrase}: {reason}\n".encode("latin-1")
+    return ERROR_HEAD % (status, phrase.encode("ascii"), _TEXT, len(body), http_date.now()) + body
