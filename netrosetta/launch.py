@@ -13,6 +13,7 @@ import errno
 import importlib
 import importlib.util
 import logging
+import os
 import resource
 import signal
 import sys
@@ -21,6 +22,10 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from netrosetta.registry import BEHAVIOURS, Implementation
+
+# Set to "off" in a server's environment to run each framework's URL echo without its hardening
+# module: a switch for recording the "what the framework gives you" table, never for serving.
+HARDENING_SWITCH = "NETROSETTA_HARDENING"
 
 # URL-echo limits; their reasons are in conformance/SPEC.md (section U) beside each clause.
 KIB = 1024
@@ -44,6 +49,9 @@ class Config:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 60.0
+    # False only while `make hardening` records what each framework does by itself: the
+    # URL echo then runs its idiomatic core without its hardening module (HARDENING_SWITCH below).
+    hardening: bool = True
 
 
 class UsageError(Exception):
@@ -131,6 +139,7 @@ def parse_args(impl: Implementation, argv: Sequence[str], prog: str) -> Config:
         max_header_bytes=args.max_header_bytes, max_body=args.max_body,
         header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
+        hardening=os.environ.get(HARDENING_SWITCH, "on") != "off",
     )
 
 
