@@ -96,10 +96,11 @@ def serve_blocking(
         server = server_class((config.host, config.ports[0]), handler_class)
     except OSError as error:
         cannot_listen(config.host, config.ports[0], error)
-    ready([server.server_address[:2]])
     # The default handler raises Stop in the main thread, which unwinds serve_forever (or, in the
-    # iterative model, the handler it is running) wherever it is blocked.
+    # iterative model, the handler it is running) wherever it is blocked. It goes in before READY,
+    # so a supervisor may signal the server the moment it reads READY.
     stop_on_signals()
+    ready([server.server_address[:2]])
     try:
         server.serve_forever()
     finally:

@@ -4,17 +4,14 @@
 (EchoHandler, on impl_raw/blocking.py), to show what the event loop buys.
 """
 
-import logging
 import socket
 import socketserver
 import sys
 
-from impl_raw import IMPLEMENTATION
+from impl_raw import IMPLEMENTATION, run_loop
 from impl_raw.blocking import serve_blocking
 from impl_raw.loop import EventLoop, listen
-from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
-
-log = logging.getLogger("impl_raw.echo")
+from netrosetta.launch import Config, run
 
 # Backpressure: stop reading from a client while this much waits to be sent to it...
 HIGH_WATER = 1024 * 1024
@@ -116,7 +113,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
             self.request.sendall(data)
 
 
-def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
+def serve(loop: EventLoop, host: str, port: int, config: Config) -> socket.socket:
     """Listen on host:port and give every client an EchoConnection."""
     return listen(loop, host, port, lambda sock: EchoConnection(loop, sock))
 
@@ -126,15 +123,7 @@ def main(config: Config) -> None:
     if config.model != "eventloop":
         serve_blocking(config, EchoHandler, threaded=config.model == "threaded")
         return
-    loop = EventLoop(config.loop)
-    try:
-        listener = serve(loop, config.host, config.ports[0])
-    except OSError as error:
-        cannot_listen(config.host, config.ports[0], error)
-    ready([listener.getsockname()[:2]])
-    stop_on_signals(loop.stop)
-    loop.run()
-    loop.close()
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

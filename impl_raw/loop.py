@@ -146,7 +146,6 @@ class EventLoop:
     """Callbacks on readable/writable sockets, timers, and a wake-up for stopping."""
 
     def __init__(self, name: str = "default") -> None:
-        self.name = name
         # --loop poll or epoll where the system lacks it: the best one it has.
         self.poller = POLLERS.get(name, POLLERS["default"])()
         self.max_fd = self.poller.max_fd
@@ -155,7 +154,9 @@ class EventLoop:
         self._timers: list[tuple[float, int, Timer]] = []
         self._cancelled = 0  # cancelled timers still in the heap
         self._sequence = itertools.count()
-        self._running = False
+        # Set by stop(), which a signal may call at any moment, even before run(): a stop asked for
+        # between READY and the loop's start must not be lost (SPEC L5, L6).
+        self._stopping = False
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
@@ -248,8 +249,8 @@ class EventLoop:
     # -- running and stopping --------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask the loop to stop; safe to call from a signal handler."""
-        self._running = False
+        """Ask the loop to stop, now or as soon as it runs; safe to call from a signal handler."""
+        self._stopping = True
         try:
             self._wake_writer.send(b"x")
         except OSError:
@@ -264,9 +265,8 @@ class EventLoop:
 
     def run(self) -> None:
         """The whole loop: wait for readiness or the next timer, then call what is due."""
-        self._running = True
         handlers = self._handlers
-        while self._running:
+        while not self._stopping:
             for fd, events in self.poller.poll(self._timeout()):
                 callbacks = handlers.get(fd)
                 if callbacks is None:

@@ -1,14 +1,11 @@
 """Port-tagged line echo on several ports, one process, one raw event loop (SPEC.md, section M)."""
 
-import logging
 import socket
 import sys
 
-from impl_raw import IMPLEMENTATION
+from impl_raw import IMPLEMENTATION, run_loop
 from impl_raw.loop import EventLoop, listen
-from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
-
-log = logging.getLogger("impl_raw.multiport")
+from netrosetta.launch import Config, run
 
 # A line longer than this (without its line ending) is refused, so one client can't grow a buffer.
 MAX_LINE = 64 * 1024
@@ -113,24 +110,14 @@ class TaggedLineConnection:
         self.sock.close()
 
 
-def serve(loop: EventLoop, host: str, port: int) -> socket.socket:
+def serve(loop: EventLoop, host: str, port: int, config: Config) -> socket.socket:
     """Listen on host:port and give every client a TaggedLineConnection."""
     return listen(loop, host, port, lambda sock: TaggedLineConnection(loop, sock))
 
 
 def main(config: Config) -> None:
     """Bind every port, announce READY, and run the one loop until SIGINT or SIGTERM."""
-    loop = EventLoop(config.loop)
-    listeners = []
-    for port in config.ports:
-        try:
-            listeners.append(serve(loop, config.host, port))
-        except OSError as error:
-            cannot_listen(config.host, port, error)
-    ready([listener.getsockname()[:2] for listener in listeners])
-    stop_on_signals(loop.stop)
-    loop.run()
-    loop.close()
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from impl_raw import IMPLEMENTATION
+from impl_raw import IMPLEMENTATION, run_loop
 from impl_raw.blocking import serve_blocking
 from impl_raw.loop import EventLoop, Timer, listen
 from netrosetta.answer import TEXT, answer
-from netrosetta.launch import Config, cannot_listen, ready, run, stop_on_signals
+from netrosetta.launch import Config, run
 from netrosetta.registry import LINGER_TIMEOUT
 from netrosetta.rules import (
     CONTINUE,
@@ -387,15 +387,7 @@ def main(config: Config) -> None:
         UrlEchoHandler.config = config
         serve_blocking(config, UrlEchoHandler, threaded=config.model == "threaded")
         return
-    loop = EventLoop(config.loop)
-    try:
-        listener = serve(loop, config.host, config.ports[0], config)
-    except OSError as error:
-        cannot_listen(config.host, config.ports[0], error)
-    ready([listener.getsockname()[:2]])
-    stop_on_signals(loop.stop)
-    loop.run()
-    loop.close()
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

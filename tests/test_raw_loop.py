@@ -42,7 +42,20 @@ def test_due_timers_fire_in_order_beside_cancelled_ones() -> None:
         loop.run()
         assert fired == [0, 1, 2, 3, 4]
         assert all(timer.loop is None for timer in keep)  # fired timers have left the heap
-        keep[0].cancel()  # cancelling a timer that already fired is harmless
-        assert loop._cancelled >= 0
+        keep[0].cancel()  # cancelling a timer that already fired is harmless...
+        assert loop._cancelled == 0  # ...and not counted as one still in the heap
+    finally:
+        loop.close()
+
+
+def test_a_stop_before_run_is_not_lost() -> None:
+    """A signal between READY and run() stops the loop as soon as it starts (SPEC L5, L6)."""
+    loop = EventLoop("default")
+    ran_on: list[str] = []
+    try:
+        loop.stop()
+        loop.call_later(0, lambda: ran_on.append("a timer"))  # would fire in the first round
+        loop.run()
+        assert ran_on == [], "the loop ran a round after a stop asked for before run()"
     finally:
         loop.close()
