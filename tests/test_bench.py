@@ -85,6 +85,13 @@ def test_bench_schema(tiny_bench: tuple) -> None:
             _check_figures(f"{result['scenario']}/{result['server']} median", result["median"])
     for entry in document["memory"]:
         assert entry["limit_mib"] == 64 and entry["met"] in (True, False, None)
+    calibration = document["calibration"]
+    assert calibration["version"] == "calibration/1" and calibration["us_per_iteration"] > 0
+    assert len(calibration["parts"]) == 2, "the loop is timed at the start and the end of a run"
+    costs = document["python_costs"]
+    assert costs["urlecho"]["units_per_request"]["median"] > 0
+    assert costs["stream"]["units_per_mib"]["median"] > 0
+    assert document["nginx_keepalive"] is None  # --no-references
     assert (out / "bench.md").read_text().count("|") > 10
     assert list(out.glob("*.png")), "no chart written"
 
@@ -113,6 +120,27 @@ def test_bench_every_implementation_has_clean_figures(tiny_bench: tuple) -> None
     assert measured >= 4, f"only {measured} results measured\n{done.stdout[-3000:]}"
     assert "requests_per_s" not in done.stdout  # the table shows labels, not JSON keys
     assert "req/s" in done.stdout
+
+
+def test_calibration_loop_is_fixed() -> None:
+    """The machine index's loop does the same work on every machine (its checksum) and reports a median."""
+    from netrosetta.bench import calibration
+
+    assert calibration._work(calibration.ITERATIONS) == calibration.CHECKSUM == 8_501_227
+    result = calibration.calibrate(samples=3)
+    assert result["us_per_iteration"] == pytest.approx(sorted(result["samples_us"])[1], abs=1e-4)
+    assert abs(result["index"] * result["us_per_iteration"] - 1000) < 1e-6
+
+
+def test_inprocess_drives_the_real_connection() -> None:
+    """The in-process measurement answers every request it feeds, and normalises by the calibration loop."""
+    from netrosetta.bench import inprocess
+
+    assert inprocess.urlecho_sample(50) > 0 and inprocess.stream_sample(50) > 0
+    costs = inprocess.measure(repeats=2)
+    for figure in (costs["urlecho"]["units_per_request"], costs["stream"]["units_per_mib"]):
+        assert 0 < figure["min"] <= figure["median"] <= figure["max"]
+    assert "calibration units" in "\n".join(inprocess.describe(costs))
 
 
 def test_bench_bad_command_line() -> None:

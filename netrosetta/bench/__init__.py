@@ -54,8 +54,19 @@ JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
                    "cpu_us_per_request": float | null, "cpu_us_per_request_idle": float | null,
                    "idle_open": int | null, "idle_failed": int | null, "idle_dropped": int | null,
                    "over": {"requests_per_s": float | null, "errors": int | null,
-                            "idle_open": int | null, "idle_failed": int | null} | null}]
+                            "idle_open": int | null, "idle_failed": int | null} | null}],
+      "calibration": CALIBRATION | null,
+      "python_costs": PYTHON_COSTS | null,
+      "nginx_keepalive": {"requests_per_s": float, "cpu_us_per_request": float | null} | null
     }
+
+The last three keys came later (absent from older runs): ``calibration`` is the machine index, the
+fixed pure-Python loop of netrosetta/bench/calibration.py timed on the server core at the start
+and at the end of the run (``{"version": str, "us_per_iteration": float, "index": float,
+"samples_us": [float], "spread": float, ...}``); ``python_costs`` is impl_raw's Python cost per
+keep-alive request and per MiB streamed, measured in process and normalised by that loop
+(netrosetta/bench/inprocess.py, whose ``measure`` documents the shape); ``nginx_keepalive`` is
+nginx's median on ``urlecho-keepalive-c50``, the machine's speed seen from C.
 
 FIGURES (one run, or the medians of the runs; errors are summed, peak RSS is the maximum)::
 
@@ -410,7 +421,8 @@ def _cores() -> tuple[int | None, int | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``netrosetta bench``: run, print the table, write JSON, Markdown and charts."""
-    from netrosetta.bench import report
+    # Imported here: each is also a `python -m` entry point of its own.
+    from netrosetta.bench import calibration, inprocess, report
 
     try:
         args = _parse(sys.argv[1:] if argv is None else argv)
@@ -440,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "idle_scaling": settings.idle_scaling, "idle_urlecho": settings.idle_urlecho,
                      "idle_over": settings.idle_over},
         "tools": {}, "servers": [], "scenarios": [], "results": [], "ratios": [], "memory": [], "scaling": [],
+        "calibration": None, "python_costs": None, "nginx_keepalive": None,
     }
     try:
         loadgen = clients.build_loadgen()
@@ -467,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["scenarios"] += [{"id": sc.id, "group": sc.group, "title": sc.title, "tool": sc.tool,
                                    "metric": sc.metric, "params": _params(sc, settings)} for sc in scenarios]
 
+    # Know the machine: how fast it runs Python today, on the core the servers will run on.
+    calibrations = [calibration.calibrate(core=server_core)]
+    document["python_costs"] = inprocess.measure(3 if mode == "tiny" else inprocess.REPEATS, server_core)
+    print(calibration.describe(calibrations[0]))
+    print("\n".join(inprocess.describe(document["python_costs"])))
     bench = Bench(settings, loadgen, wrk_path, wrk_reason, server_core, client_core)
     previous_affinity = os.sched_getaffinity(0)
     if client_core is not None:
@@ -479,12 +497,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             task = bar.add_task("bench", total=total)
             for group, scenarios, targets in plan:
                 _run_group(bench, document, group, scenarios, targets, bar, task)
+        calibrations.append(calibration.calibrate(core=server_core))
     except KeyboardInterrupt:
         sys.stderr.write("netrosetta bench: interrupted; every server it started is stopped\n")
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         os.sched_setaffinity(0, previous_affinity)
+    document["calibration"] = calibration.combine(calibrations)
     report.derive(document, TARGETS, RSS_LIMIT_MIB, CLIENT_BOUND)
     document["finished"] = _utc()
     document["wall_s"] = round(time.monotonic() - wall, 1)

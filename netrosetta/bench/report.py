@@ -33,6 +33,10 @@ def _metric(document: dict, scenario: str) -> str:
     return "requests_per_s"
 
 
+# nginx's keep-alive rate on this scenario is the machine's speed seen from C, beside the index.
+NGINX_SCENARIO = "urlecho-keepalive-c50"
+
+
 def derive(document: dict, targets: list, rss_limit: float, client_bound: float) -> None:
     """Fill in ratios, the memory check and the scaling slowdowns from the results."""
     for rid, title, scenario, ours, reference, target in targets:
@@ -47,6 +51,9 @@ def derive(document: dict, targets: list, rss_limit: float, client_bound: float)
         peak = result["median"]["server_peak_rss_mib"] if result["median"] else None
         document["memory"].append({"server": result["server"], "kind": result["kind"], "peak_rss_mib": peak,
                                    "limit_mib": rss_limit, "met": None if peak is None else peak < rss_limit})
+    nginx = _median(document, NGINX_SCENARIO, "nginx")
+    document["nginx_keepalive"] = None if nginx is None else {
+        "requests_per_s": nginx["requests_per_s"], "cpu_us_per_request": nginx["server_cpu_us_per_request"]}
     servers = [s["id"] for s in document["servers"] if s["group"] == "scaling"]
     for server in servers:
         base = _median(document, "scaling-c10", server)
@@ -181,6 +188,36 @@ def _ratio_rows(document: dict) -> list[list[str]]:
     return rows
 
 
+MACHINE_COLUMNS = ("measure", "median", "range over the samples", "spread")
+
+
+def machine_rows(document: dict) -> list[list[str]]:
+    """The machine index, nginx's keep-alive rate, and impl_raw's normalised Python costs."""
+    rows = []
+    cal = document.get("calibration")
+    if cal:
+        samples = cal["samples_us"]
+        rows.append([f"machine index ({cal['version']}, k iterations/s; higher is faster)",
+                     f"{cal['index']:.0f} ({cal['us_per_iteration']:.3f} µs an iteration)",
+                     f"{1000 / max(samples):.0f}–{1000 / min(samples):.0f}", f"{cal['spread'] * 100:.0f}%"])
+    nginx = document.get("nginx_keepalive")
+    if nginx:
+        rows.append([f"nginx keep-alive ({NGINX_SCENARIO}), req/s", _num(nginx["requests_per_s"]),
+                     f"{_num(nginx['cpu_us_per_request'], 1)} µs CPU/req", "—"])
+    costs = document.get("python_costs")
+    if costs:
+        for label, figure, raw, unit in (
+                ("raw urlecho: Python per keep-alive request", costs["urlecho"]["units_per_request"],
+                 costs["urlecho"]["us_per_request"], "µs"),
+                (f"raw stream: Python per MiB ({costs['stream']['read_bytes'] // 1024} KiB a read)",
+                 costs["stream"]["units_per_mib"], costs["stream"]["us_per_mib"], "µs")):
+            rows.append([f"{label}, calibration units",
+                         f"{figure['median']:.2f} ({raw['median']:.2f} {unit})",
+                         f"{figure['min']:.2f}–{figure['max']:.2f}",
+                         f"{figure['iqr'] * 100:.0f}% interquartile"])
+    return rows
+
+
 RATIO_COLUMNS = ("ratio", "throughput", "CPU/req", "headline from", "headline", "each round", "target",
                  "verdict")
 
@@ -209,6 +246,16 @@ def markdown(document: dict) -> str:
                      "request ratio where the reference run saturated the client core; *each round* "
                      "shows the headline ratio of every round, so the spread is in view.\n")
         parts.append(_md_table(RATIO_COLUMNS, _ratio_rows(document)))
+    rows = machine_rows(document)
+    if rows:
+        parts.append("## The machine, and the Python above the system calls\n")
+        parts.append("The machine index is a fixed pure-Python loop timed on the server core at the start "
+                     "and the end of the run (netrosetta/bench/calibration.py); nginx's keep-alive rate is "
+                     "the same machine seen from C. impl_raw's Python costs are measured in process with "
+                     "the system calls faked (netrosetta/bench/inprocess.py) and divided by the loop's "
+                     "time per iteration, so they compare across machines; the system calls are the floor "
+                     "under them.\n")
+        parts.append(_md_table(MACHINE_COLUMNS, rows))
     if document["memory"]:
         parts.append(f"## Memory: peak RSS while one client streams {s['stream_bytes'] // 2**20} MiB\n")
         rows = [[x["server"], x["kind"], _num(x["peak_rss_mib"], 1),
@@ -264,6 +311,14 @@ def print_tables(document: dict) -> None:
         for column in RATIO_COLUMNS:
             table.add_column(column)
         for row in _ratio_rows(document):
+            table.add_row(*row)
+        console.print(table)
+    rows = machine_rows(document)
+    if rows:
+        table = Table(title="The machine, and the Python above the system calls", title_justify="left")
+        for column in MACHINE_COLUMNS:
+            table.add_column(column)
+        for row in rows:
             table.add_row(*row)
         console.print(table)
     if document["memory"]:
