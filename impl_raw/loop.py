@@ -36,6 +36,7 @@ log = logging.getLogger("impl_raw.loop")
 # Any other bit a poller reports (an error, a hang-up) wakes both callbacks: each finds out what
 # happened from its own recv or send.
 READ, WRITE = 0x001, 0x004
+WAKES_READER, WAKES_WRITER = ~WRITE, ~READ
 
 # select(2) takes bit sets of FD_SETSIZE bits: a descriptor at or above it cannot be watched at all.
 FD_SETSIZE = 1024
@@ -152,6 +153,9 @@ class EventLoop:
         # fd -> [on_readable, on_writable, socket]: one entry per watched socket.
         self._handlers: dict[int, list] = {}
         self._timers: list[tuple[float, int, Timer]] = []
+        # The clock, read once per round (after the poller returns): callbacks and timers take their
+        # time from here, as libuv and nginx do, because each read of the clock costs a call.
+        self.now = time.monotonic()
         self._cancelled = 0  # cancelled timers still in the heap
         self._sequence = itertools.count()
         # Set by stop(), which a signal may call at any moment, even before run(): a stop asked for
@@ -215,7 +219,7 @@ class EventLoop:
     # -- timers ----------------------------------------------------------------------------
 
     def call_later(self, delay: float, callback: Callback) -> Timer:
-        timer = Timer(time.monotonic() + delay, callback, self)
+        timer = Timer(self.now + delay, callback, self)
         heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
         return timer
 
@@ -224,14 +228,15 @@ class EventLoop:
         # Sweep the cancelled out once they are most of the heap: a server that cancels a timer per
         # connection would otherwise hold a minute's worth of them.
         if self._cancelled > 64 and 2 * self._cancelled > len(self._timers):
-            self._timers = [entry for entry in self._timers if not entry[2].cancelled]
+            # In place: run() holds the list.
+            self._timers[:] = [entry for entry in self._timers if not entry[2].cancelled]
             heapq.heapify(self._timers)
             self._cancelled = 0
 
-    def _run_due_timers(self) -> None:
-        now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, timer = heapq.heappop(self._timers)
+    def _run_due_timers(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
             if timer.cancelled:
                 self._cancelled -= 1
             else:
@@ -239,12 +244,16 @@ class EventLoop:
                 timer.callback()
 
     def _timeout(self) -> float | None:
-        while self._timers and self._timers[0][2].cancelled:
-            heapq.heappop(self._timers)
+        """Seconds until the earliest timer, from the round's clock (a timer may fire as late as
+        the round took, never early)."""
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)
             self._cancelled -= 1
-        if not self._timers:
+        if not timers:
             return None
-        return max(0.0, self._timers[0][0] - time.monotonic())
+        wait = timers[0][0] - self.now
+        return wait if wait > 0 else 0.0
 
     # -- running and stopping --------------------------------------------------------------
 
@@ -265,18 +274,21 @@ class EventLoop:
 
     def run(self) -> None:
         """The whole loop: wait for readiness or the next timer, then call what is due."""
-        handlers = self._handlers
+        handlers, timers = self._handlers, self._timers
         while not self._stopping:
-            for fd, events in self.poller.poll(self._timeout()):
+            ready = self.poller.poll(self._timeout())
+            self.now = now = time.monotonic()
+            for fd, events in ready:
                 callbacks = handlers.get(fd)
                 if callbacks is None:
                     continue  # forgotten by a callback earlier in this round
                 # Each callback may close the socket or change its interest: re-check.
-                if events & ~WRITE and callbacks[0] is not None:
+                if events & WAKES_READER and callbacks[0] is not None:
                     callbacks[0]()
-                if events & ~READ and callbacks[1] is not None:
+                if events & WAKES_WRITER and callbacks[1] is not None:
                     callbacks[1]()
-            self._run_due_timers()
+            if timers and timers[0][0] <= now:
+                self._run_due_timers(now)
 
     def close(self) -> None:
         """Close every socket the loop still watches, and the poller itself."""

@@ -42,10 +42,12 @@ LOW_WATER = 256 * 1024
 READ_SIZE = 64 * 1024
 
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nDate: %s\r\n%s\r\n"
+# The head and the body in one template: one formatting operation builds the whole answer.
+OK = OK_HEAD + b"%s"
 TEXT_BYTES = TEXT.encode("ascii")
 
 
-def render(request: Request) -> bytes:
+def render(request: Request, date: bytes) -> bytes:
     """The answer: 200, the URL (or its JSON), exact length, Date, and the keep-alive verdict."""
     body, content_type = answer(request.method, request.target, request.version, request.headers)
     if not request.keep_alive:
@@ -54,9 +56,10 @@ def render(request: Request) -> bytes:
         connection = b"Connection: keep-alive\r\n"
     else:
         connection = b""
-    head = OK_HEAD % (TEXT_BYTES if content_type is TEXT else content_type.encode("ascii"),
-                      len(body), http_date.now(), connection)
-    return head if request.method == "HEAD" else head + body
+    content_type = TEXT_BYTES if content_type is TEXT else content_type.encode("ascii")
+    if request.method == "HEAD":
+        return OK_HEAD % (content_type, len(body), date, connection)
+    return OK % (content_type, len(body), date, connection, body)
 
 
 def peer_name(sock: socket.socket) -> str:
@@ -134,7 +137,7 @@ class UrlEchoConnection:
         if not self.closing:
             self.rearm()
         self.flush()
-        if len(self.outgoing) >= HIGH_WATER and not self.closing and not self.closed:
+        if self.outgoing and len(self.outgoing) >= HIGH_WATER and not self.closing and not self.closed:
             # The client is not reading: stop reading from it, and TCP's window pushes back.
             self.reading = False
             self.loop.remove_reader(self.sock)
@@ -166,7 +169,7 @@ class UrlEchoConnection:
 
     def respond(self, request: Request) -> None:
         """Queue the answer to a complete request; after a closing one, read no more."""
-        self.outgoing += render(request)
+        self.outgoing += render(request, http_date.at(self.loop.now))
         if self.peer:
             log_access(self.peer, request, 200)
         if not request.keep_alive:
@@ -188,31 +191,34 @@ class UrlEchoConnection:
 
     def rearm(self) -> None:
         """Point the deadline at what the connection now waits for, if that changed."""
-        phase = (self.parser.phase, self.answered)
+        waiting_for = self.parser.phase
+        if waiting_for == "idle" or waiting_for == "done":
+            # Idle again after an answer: the idle deadline starts afresh.
+            self.arm(self.config.idle_timeout, self.idle_timeout)
+            return
+        phase = (waiting_for, self.answered)
         if phase == self.phase:
             return  # deadlines are absolute: more bytes of the same request do not extend them
         self.phase = phase
-        waiting_for = phase[0]
         if waiting_for == "head":
             self.arm(self.config.header_timeout, self.request_timeout)
-        elif waiting_for == "body":
-            self.arm(self.config.body_timeout, self.request_timeout)
         else:
-            self.arm(self.config.idle_timeout, self.idle_timeout)
+            self.arm(self.config.body_timeout, self.request_timeout)
 
     def arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self.deadline = time.monotonic() + delay
+        self.deadline = deadline = self.loop.now + delay
         self.on_deadline = callback
-        if self.timer is None or self.timer.when > self.deadline:
-            if self.timer is not None:
-                self.timer.cancel()
+        timer = self.timer
+        if timer is None or timer.when > deadline:
+            if timer is not None:
+                timer.cancel()
             self.timer = self.loop.call_later(delay, self.on_timer)
 
     def on_timer(self) -> None:
         self.timer = None
         if self.closed:
             return
-        remaining = self.deadline - time.monotonic()
+        remaining = self.deadline - self.loop.now
         if remaining > 0:
             self.timer = self.loop.call_later(remaining, self.on_timer)
             return
@@ -237,23 +243,28 @@ class UrlEchoConnection:
 
     def flush(self) -> None:
         """Send what the kernel takes; keep the rest and ask to be woken when it can take more."""
-        if self.outgoing:
+        outgoing = self.outgoing
+        if outgoing:
             try:
-                sent = self.sock.send(self.outgoing)
+                sent = self.sock.send(outgoing)
             except BlockingIOError:
                 sent = 0
             except OSError:
                 self.close()
                 return
-            del self.outgoing[:sent]
+            # Most often the kernel takes it all, and emptying a bytearray costs less than cutting it.
+            if sent == len(outgoing):
+                outgoing.clear()
+            else:
+                del outgoing[:sent]
             if sent and not self.reading:
                 # Paused for a client that reads slowly: it is alive while it takes our bytes.
-                self.deadline = time.monotonic() + self.config.idle_timeout
-        if not self.reading and not self.closing and len(self.outgoing) < LOW_WATER:
+                self.deadline = self.loop.now + self.config.idle_timeout
+        if not self.reading and not self.closing and len(outgoing) < LOW_WATER:
             self.reading = True
             self.loop.add_reader(self.sock, self.on_readable)
             self.rearm()
-        if self.outgoing:
+        if outgoing:
             self.writing = True
             self.loop.add_writer(self.sock, self.flush)
             return
@@ -336,7 +347,7 @@ class UrlEchoHandler(socketserver.BaseRequestHandler):
                     continue_owed = event.expect_continue
                 elif event_type is EndOfMessage:
                     continue_owed = False
-                    outgoing += render(request)
+                    outgoing += render(request, http_date.now())
                     if peer:
                         log_access(peer, request, 200)
                     answered += 1

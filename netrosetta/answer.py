@@ -62,7 +62,10 @@ def answer(method: str, target: str, version: str, headers: list[tuple[str, str]
 
     Header names and values are str; decode raw header bytes as latin-1 (RFC 9110's obs-text).
     """
-    accept = [value for name, value in headers if name.lower() == "accept"]
-    if wants_json(accept):
+    accept = []
+    for name, value in headers:
+        if name.lower() == "accept":
+            accept.append(value)
+    if accept and wants_json(accept):
         return json_body(method, target, version, headers), JSON
     return target.encode("latin-1"), TEXT

@@ -30,6 +30,7 @@ Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -123,8 +124,10 @@ PARTIAL_REQUEST_LINE = re.compile(
 _FIELD_LINE = _TOKEN + r"+:[^\x00-\x08\x0a-\x1f\x7f]*"
 FIELD_LINES = re.compile("(?:" + _FIELD_LINE + "\r\n)*" + _FIELD_LINE)
 FIELD_LINE = re.compile(_FIELD_LINE)
-# A whole head in one match, the hot path: the request line's groups, then every field line.
-HEAD_SECTION = re.compile(REQUEST_LINE.pattern + "((?:\r\n" + _FIELD_LINE + ")*)")
+# The hot path's two matches: the request line (method, target, version) with its CRLF, and a
+# header section of field lines, each with its CRLF.
+REQUEST_LINE_CRLF = re.compile("(" + _METHOD + r") ([\x21-\x7e]+) (HTTP/[0-9]{1,3}\.[0-9]{1,3})\r\n")
+FIELD_SECTION = re.compile("(?:" + _FIELD_LINE + "\r\n)*")
 # Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
 ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
 # Host = uri-host [ ":" port ]: an IP-literal in brackets, or a name or IPv4 address (RFC 3986's
@@ -168,7 +171,11 @@ class RequestParser:
         self._keep_alive = True
         # One empty line before a request line is ignored (RFC 9112, 2.2); this notes we did.
         self._skipped_crlf = False
-        self._valid_host: str | None = None
+        # The last header section read (it passed the grammar), and what _read_fields made of it.
+        self._fields: str | None = None
+        self._fields_read: tuple = ()
+        # A head no longer than this cannot break either length limit.
+        self._short_head = min(max_target, max_header_bytes)
 
     # -- what the connection asks about its state (for timeouts) ---------------------------
 
@@ -200,32 +207,31 @@ class RequestParser:
         """Parse what ``data`` completes; return the events, in order (an Error is always last)."""
         if self.state == DONE:
             return []  # after an error or a last request, the rest of the stream is never parsed
-        buffer = self._buffer + data if self._buffer else data
         events: list[Event] = []
         try:
-            position = self._parse(buffer, 0, events)
+            self._parse(self._buffer + data if self._buffer else data, events)
         except Refused as refused:
             self.state = DONE
             self._buffer = b""
             events.append(Error(refused.status, refused.reason))
-            return events
-        self._buffer = buffer[position:] if position < len(buffer) else b""
         return events
 
-    def _parse(self, buffer: bytes, position: int, events: list[Event]) -> int:
-        """Consume complete pieces of ``buffer`` from ``position``; return where parsing stopped."""
+    def _parse(self, buffer: bytes, events: list[Event]) -> None:
+        """Consume the complete pieces of ``buffer``, and keep what is left for the next feed."""
+        position = 0
         end = len(buffer)
         while position < end:
             state = self.state
             if state == HEAD:
-                if not self._skipped_crlf and buffer.startswith(_CRLF, position):
+                # A request line never starts with CR: one byte compared spares most heads the rest.
+                if buffer[position] == 13 and not self._skipped_crlf and buffer.startswith(_CRLF, position):
                     self._skipped_crlf = True
                     position += 2
                     continue
                 head_end = buffer.find(_HEAD_END, position)
                 if head_end == -1:
                     self._check_partial_head(buffer, position)
-                    return position
+                    break
                 self._skipped_crlf = False
                 position = self._head(buffer, position, head_end, events)
             elif state == BODY:
@@ -240,7 +246,7 @@ class RequestParser:
                 if line_end == -1:
                     if end - position > MAX_CHUNK_LINE or buffer.find(b"\n", position) != -1:
                         raise Refused(400, "bad chunk size line")
-                    return position
+                    break
                 match = CHUNK_SIZE.fullmatch(buffer, position, line_end)
                 if match is None:
                     raise Refused(400, "bad chunk size")
@@ -268,7 +274,7 @@ class RequestParser:
                 if end - position < 2:
                     if buffer[position] != 13:  # b"\r"
                         raise Refused(400, "chunk data not followed by CRLF")
-                    return position
+                    break
                 if not buffer.startswith(_CRLF, position):
                     raise Refused(400, "chunk data not followed by CRLF")
                 position += 2
@@ -276,10 +282,10 @@ class RequestParser:
             elif state == TRAILERS:
                 position = self._trailers(buffer, position, events)
                 if self.state == TRAILERS:
-                    return position
+                    break
             else:  # DONE: the last request is over; what follows it is never parsed
-                return end
-        return position
+                position = end
+        self._buffer = buffer[position:] if position < end else b""
 
     # -- the request head -------------------------------------------------------------------
 
@@ -355,52 +361,67 @@ class RequestParser:
 
     def _head(self, buffer: bytes, position: int, head_end: int, events: list[Event]) -> int:
         """Check a complete head, emit its Request, and set up reading its body."""
-        head = buffer[position:head_end].decode("latin-1")
-        match = HEAD_SECTION.fullmatch(head)
-        if match is None:
-            self._refuse_head(buffer, position, head_end, head)
-        method, target, version, major, minor, fields = match.groups()
-        # The same checks as _request_line, inline: this is the path every request takes.
+        # Decoded with its last CRLF, so that the request line and each field line end in one.
+        head = buffer[position:head_end + 2].decode("latin-1")
+        line = REQUEST_LINE_CRLF.match(head)
+        if line is None:
+            self._refuse_head(buffer, position, head_end, head[:-2])
+        method, target, version = line.groups()
+        fields = head[line.end():]
+        # One test covers everything unusual (a version other than HTTP/1.1, a target not in
+        # origin-form, CONNECT, a head long enough to break a limit): the common request pays for
+        # one test, not five.
+        if (version != "HTTP/1.1" or target[0] != "/" or method == "CONNECT"
+                or head_end - position > self._short_head):
+            http11 = self._check_unusual_head(buffer, head_end, head[:line.end() - 2], method, target,
+                                              version, fields)
+        else:
+            http11 = True
+        # A keep-alive client sends the same header fields with every request (only the target
+        # changes): they are checked and read once, and what they said then still holds.
+        if fields != self._fields:
+            if FIELD_SECTION.fullmatch(fields) is None:
+                self._refuse_head(buffer, position, head_end, head[:-2])
+            self._fields_read = _read_fields(fields)
+            self._fields = fields
+        headers, hosts, framing = self._fields_read
+        if not hosts and http11:
+            raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
+        headers = list(headers)  # each Request gets a list of its own
+        if framing is None:
+            # No body, and the version alone says whether the connection stays open.
+            self._keep_alive = http11
+            events.append(Request(method, target, version, headers, http11))
+            events.append(_END)
+            # A request that ends the connection ends the parsing too: what follows is never read.
+            self.state = HEAD if http11 else DONE
+            return head_end + 4
+        return self._framed_head(method, target, version, headers, http11, framing, head_end, events)
+
+    def _check_unusual_head(self, buffer: bytes, head_end: int, line: str, method: str, target: str,
+                            version: str, fields: str) -> bool:
+        """The checks of _request_line, and the header section's limit, in stream order; then
+        whether the version is HTTP/1.1 or a later 1.x."""
+        major, minor = version[5:].split(".")
         if len(target) > self.max_target:
             raise Refused(414, f"request target over {self.max_target} bytes")
-        if major != "1" and int(major) != 1:
+        if int(major) != 1:
             raise Refused(505, "only HTTP/1.x is served")
         if method == "CONNECT" or target[0] != "/":
-            self._request_line(head[:len(head) - len(fields)])
+            self._request_line(line)
         if len(fields) > self.max_header_bytes:
             # Proven before the head ended (or a bare LF was, earlier still).
             self._check_section(buffer, head_end - len(fields) + 2, head_end + 3, "header")
             raise Refused(431, f"header section over {self.max_header_bytes} bytes")
-        http11 = minor != "0" and int(minor) > 0
-        headers: list[tuple[str, str]] = []
-        host = content_length = transfer_encoding = connection = expect = None
-        hosts = 0
-        if fields:
-            for line in fields[2:].split("\r\n"):
-                name, _, value = line.partition(":")
-                value = value.strip(" \t")
-                headers.append((name, value))
-                lower = name.lower()
-                if lower in _FRAMING:
-                    if lower == "host":
-                        host = value
-                        hosts += 1
-                    elif lower == "content-length":
-                        content_length = value if content_length is None else content_length + "," + value
-                    elif lower == "transfer-encoding":
-                        transfer_encoding = (value if transfer_encoding is None
-                                             else transfer_encoding + "," + value)
-                    elif lower == "connection":
-                        connection = value if connection is None else connection + "," + value
-                    else:
-                        expect = value
-        if hosts > 1 or (http11 and not hosts):
-            raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
-        if host is not None and host != self._valid_host:
-            if HOST.fullmatch(host) is None:
-                raise Refused(400, "Host is not host[:port]")
-            self._valid_host = host  # a keep-alive client sends the same Host every time
+        return int(minor) > 0
 
+    def _framed_head(self, method: str, target: str, version: str, headers: list[tuple[str, str]],
+                     http11: bool, framing: dict[str, str], head_end: int, events: list[Event]) -> int:
+        """The rest of _head, for a request that sent framing fields: its body, keep-alive, Expect."""
+        content_length = framing.get("content-length")
+        transfer_encoding = framing.get("transfer-encoding")
+        connection = framing.get("connection")
+        expect = framing.get("expect")
         # Framing (RFC 9112, 6.1-6.3): exactly one way to know where the body ends.
         chunked = False
         length = 0
@@ -502,6 +523,47 @@ def _least_section(buffer: bytes, start: int, end: int) -> int:
 
 
 _FRAMING = frozenset(("host", "content-length", "transfer-encoding", "connection", "expect"))
+
+
+def _read_fields(fields: str) -> tuple[tuple[tuple[str, str], ...], int, dict[str, str] | None]:
+    """(headers, Host count, other framing fields) of a header section that passed the grammar,
+    once its Host rules are checked: at most one Host (none is for _head to judge, by the version),
+    and a valid one. The other framing fields are Content-Length, Transfer-Encoding, Connection and
+    Expect, by lowercased name, or None when there are none (most requests: they skip the framing
+    rules)."""
+    headers: list[tuple[str, str]] = []
+    host = None
+    hosts = 0
+    framing: dict[str, str] | None = None
+    if fields:
+        for line in fields[:-2].split("\r\n"):
+            name, _, value = line.partition(":")
+            value = value.strip(" \t")
+            headers.append((name, value))
+            lower = name.lower()
+            if lower in _FRAMING:
+                if lower == "host":
+                    host = value
+                    hosts += 1
+                else:
+                    framing = _add_framing_field(framing, lower, value)
+    if hosts > 1:
+        raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
+    if host is not None and HOST.fullmatch(host) is None:
+        raise Refused(400, "Host is not host[:port]")
+    return tuple(headers), hosts, framing
+
+
+def _add_framing_field(framing: dict[str, str] | None, name: str, value: str) -> dict[str, str]:
+    """Note a framing field: repeated ones join into one comma-separated list, except Expect (the
+    last one counts)."""
+    if framing is None:
+        return {name: value}
+    if name in framing and name != "expect":
+        framing[name] += "," + value
+    else:
+        framing[name] = value
+    return framing
 # EndOfMessage carries nothing, so one instance serves every request.
 _END = EndOfMessage()
 
@@ -542,12 +604,23 @@ class HttpDate:
     def __init__(self) -> None:
         self.second = -1
         self.value = b""
+        self.expires = -math.inf  # the time.monotonic() at which the value may be a second old
 
     def now(self) -> bytes:
         second = int(time.time())
         if second != self.second:
             self.second = second
             self.value = formatdate(second, usegmt=True).encode("ascii")
+        return self.value
+
+    def at(self, monotonic: float) -> bytes:
+        """The value, for a caller that has read time.monotonic() already (an event loop, once per
+        round): the wall clock is read only when the second may have changed."""
+        if monotonic >= self.expires:
+            wall = time.time()
+            value = self.now()
+            self.expires = monotonic + (self.second + 1 - wall)
+            return value
         return self.value
 
 
