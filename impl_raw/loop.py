@@ -106,10 +106,9 @@ class EpollPoller:
         self.epoll = select.epoll()
         self.register, self.modify = self.epoll.register, self.epoll.modify
         self.unregister = self.epoll.unregister
-
-    def poll(self, timeout: float | None) -> Iterable[tuple[int, int]]:
-        # epoll_wait counts whole milliseconds: round up, as for poll.
-        return self.epoll.poll(-1 if timeout is None else math.ceil(timeout * 1000) / 1000)
+        # Python's epoll.poll takes seconds (None: no timeout) and rounds up to whole milliseconds
+        # itself, as the loop needs: called directly, without a Python frame in every round.
+        self.poll = self.epoll.poll
 
     def close(self) -> None:
         self.epoll.close()
@@ -243,18 +242,6 @@ class EventLoop:
                 timer.loop = None
                 timer.callback()
 
-    def _timeout(self) -> float | None:
-        """Seconds until the earliest timer, from the round's clock (a timer may fire as late as
-        the round took, never early)."""
-        timers = self._timers
-        while timers and timers[0][2].cancelled:
-            heapq.heappop(timers)
-            self._cancelled -= 1
-        if not timers:
-            return None
-        wait = timers[0][0] - self.now
-        return wait if wait > 0 else 0.0
-
     # -- running and stopping --------------------------------------------------------------
 
     def stop(self) -> None:
@@ -274,9 +261,20 @@ class EventLoop:
 
     def run(self) -> None:
         """The whole loop: wait for readiness or the next timer, then call what is due."""
-        handlers, timers = self._handlers, self._timers
+        handlers, timers, poll = self._handlers, self._timers, self.poller.poll
+        self.now = now = time.monotonic()
         while not self._stopping:
-            ready = self.poller.poll(self._timeout())
+            # Sleep until a socket is ready or the earliest timer is due, counted from the round's
+            # clock (so a timer may fire as late as the round took, never early). A cancelled timer
+            # waits in the heap until its time like the others (the sweep aside): waking for it
+            # once costs less than looking for it every round.
+            if timers:
+                timeout = timers[0][0] - now
+                if timeout < 0:
+                    timeout = 0.0
+            else:
+                timeout = None
+            ready = poll(timeout)
             self.now = now = time.monotonic()
             for fd, events in ready:
                 callbacks = handlers.get(fd)

@@ -154,10 +154,13 @@ class UrlEchoConnection:
                 continue_owed = event.expect_continue
             elif event_type is EndOfMessage:
                 continue_owed = False
-                self.respond(self.request)
-                self.request = None
+                request = self.request
+                self.outgoing += render(request, http_date.at(self.loop.now))
+                if self.peer:
+                    log_access(self.peer, request, 200)
                 self.answered += 1
-                if self.closing:
+                if not request.keep_alive:
+                    self.stop_reading()
                     return
             elif event_type is Data:
                 continue_owed = False  # the client sent its body without waiting
@@ -166,14 +169,6 @@ class UrlEchoConnection:
                 return
         if continue_owed:
             self.outgoing += CONTINUE
-
-    def respond(self, request: Request) -> None:
-        """Queue the answer to a complete request; after a closing one, read no more."""
-        self.outgoing += render(request, http_date.at(self.loop.now))
-        if self.peer:
-            log_access(self.peer, request, 200)
-        if not request.keep_alive:
-            self.stop_reading()
 
     def refuse(self, status: int, reason: str) -> None:
         """Queue an error response; the connection closes once it is sent (every error closes)."""
@@ -194,7 +189,10 @@ class UrlEchoConnection:
         waiting_for = self.parser.phase
         if waiting_for == "idle" or waiting_for == "done":
             # Idle again after an answer: the idle deadline starts afresh.
-            self.arm(self.config.idle_timeout, self.idle_timeout)
+            if self.on_deadline == self.idle_timeout:
+                self.deadline = self.loop.now + self.config.idle_timeout
+            else:
+                self.arm(self.config.idle_timeout, self.idle_timeout)
             return
         phase = (waiting_for, self.answered)
         if phase == self.phase:

@@ -124,9 +124,11 @@ PARTIAL_REQUEST_LINE = re.compile(
 _FIELD_LINE = _TOKEN + r"+:[^\x00-\x08\x0a-\x1f\x7f]*"
 FIELD_LINES = re.compile("(?:" + _FIELD_LINE + "\r\n)*" + _FIELD_LINE)
 FIELD_LINE = re.compile(_FIELD_LINE)
-# The hot path's two matches: the request line (method, target, version) with its CRLF, and a
-# header section of field lines, each with its CRLF.
-REQUEST_LINE_CRLF = re.compile("(" + _METHOD + r") ([\x21-\x7e]+) (HTTP/[0-9]{1,3}\.[0-9]{1,3})\r\n")
+# The hot path's two matches: a head's request line (method, target, version) and its CRLF, with the
+# rest of the head (the header section) as a fourth group; and a header section of field lines,
+# each with its CRLF.
+REQUEST_LINE_CRLF = re.compile("(" + _METHOD + r") ([\x21-\x7e]+) (HTTP/[0-9]{1,3}\.[0-9]{1,3})\r\n(.*)",
+                               re.DOTALL)
 FIELD_SECTION = re.compile("(?:" + _FIELD_LINE + "\r\n)*")
 # Absolute-form: scheme "://" then visible ASCII (the request-line pattern already checked bytes).
 ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://")
@@ -171,6 +173,9 @@ class RequestParser:
         self._keep_alive = True
         # One empty line before a request line is ignored (RFC 9112, 2.2); this notes we did.
         self._skipped_crlf = False
+        # What the connection waits for: "idle" (a next request), "head", "body", or "done". Worked
+        # out once per feed, so that a connection reads it as often as it likes for nothing.
+        self.phase = "idle"
         # The last header section read (it passed the grammar), and what _read_fields made of it.
         self._fields: str | None = None
         self._fields_read: tuple = ()
@@ -193,14 +198,6 @@ class RequestParser:
     def in_body(self) -> bool:
         return BODY <= self.state <= TRAILERS
 
-    @property
-    def phase(self) -> str:
-        """What the connection waits for: "idle" (a next request), "head", "body", or "done"."""
-        state = self.state
-        if state == HEAD:
-            return "head" if self._buffer or self._skipped_crlf else "idle"
-        return "done" if state == DONE else "body"
-
     # -- feeding ----------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[Event]:
@@ -212,6 +209,7 @@ class RequestParser:
             self._parse(self._buffer + data if self._buffer else data, events)
         except Refused as refused:
             self.state = DONE
+            self.phase = "done"
             self._buffer = b""
             events.append(Error(refused.status, refused.reason))
         return events
@@ -286,6 +284,11 @@ class RequestParser:
             else:  # DONE: the last request is over; what follows it is never parsed
                 position = end
         self._buffer = buffer[position:] if position < end else b""
+        state = self.state
+        if state == HEAD:
+            self.phase = "head" if self._buffer or self._skipped_crlf else "idle"
+        else:
+            self.phase = "done" if state == DONE else "body"
 
     # -- the request head -------------------------------------------------------------------
 
@@ -363,17 +366,16 @@ class RequestParser:
         """Check a complete head, emit its Request, and set up reading its body."""
         # Decoded with its last CRLF, so that the request line and each field line end in one.
         head = buffer[position:head_end + 2].decode("latin-1")
-        line = REQUEST_LINE_CRLF.match(head)
-        if line is None:
+        match = REQUEST_LINE_CRLF.match(head)
+        if match is None:
             self._refuse_head(buffer, position, head_end, head[:-2])
-        method, target, version = line.groups()
-        fields = head[line.end():]
+        method, target, version, fields = match.groups()
         # One test covers everything unusual (a version other than HTTP/1.1, a target not in
         # origin-form, CONNECT, a head long enough to break a limit): the common request pays for
         # one test, not five.
         if (version != "HTTP/1.1" or target[0] != "/" or method == "CONNECT"
                 or head_end - position > self._short_head):
-            http11 = self._check_unusual_head(buffer, head_end, head[:line.end() - 2], method, target,
+            http11 = self._check_unusual_head(buffer, head_end, head[:match.start(4) - 2], method, target,
                                               version, fields)
         else:
             http11 = True
@@ -387,14 +389,14 @@ class RequestParser:
         headers, hosts, framing = self._fields_read
         if not hosts and http11:
             raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
-        headers = list(headers)  # each Request gets a list of its own
+        headers = headers.copy()  # each Request gets a list of its own
         if framing is None:
             # No body, and the version alone says whether the connection stays open.
-            self._keep_alive = http11
             events.append(Request(method, target, version, headers, http11))
             events.append(_END)
-            # A request that ends the connection ends the parsing too: what follows is never read.
-            self.state = HEAD if http11 else DONE
+            if not http11:
+                # A request that ends the connection ends the parsing too: what follows is never read.
+                self.state = DONE
             return head_end + 4
         return self._framed_head(method, target, version, headers, http11, framing, head_end, events)
 
@@ -525,7 +527,7 @@ def _least_section(buffer: bytes, start: int, end: int) -> int:
 _FRAMING = frozenset(("host", "content-length", "transfer-encoding", "connection", "expect"))
 
 
-def _read_fields(fields: str) -> tuple[tuple[tuple[str, str], ...], int, dict[str, str] | None]:
+def _read_fields(fields: str) -> tuple[list[tuple[str, str]], int, dict[str, str] | None]:
     """(headers, Host count, other framing fields) of a header section that passed the grammar,
     once its Host rules are checked: at most one Host (none is for _head to judge, by the version),
     and a valid one. The other framing fields are Content-Length, Transfer-Encoding, Connection and
@@ -551,7 +553,7 @@ def _read_fields(fields: str) -> tuple[tuple[tuple[str, str], ...], int, dict[st
         raise Refused(400, "an HTTP/1.1 request needs exactly one Host header")
     if host is not None and HOST.fullmatch(host) is None:
         raise Refused(400, "Host is not host[:port]")
-    return tuple(headers), hosts, framing
+    return headers, hosts, framing
 
 
 def _add_framing_field(framing: dict[str, str] | None, name: str, value: str) -> dict[str, str]:
