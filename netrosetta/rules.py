@@ -30,7 +30,6 @@ Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -205,90 +204,90 @@ class RequestParser:
         if self.state == DONE:
             return []  # after an error or a last request, the rest of the stream is never parsed
         events: list[Event] = []
+        buffer = self._buffer + data if self._buffer else data
+        position = 0
+        end = len(buffer)
         try:
-            self._parse(self._buffer + data if self._buffer else data, events)
+            # The state machine: each state consumes what it can from the buffer, or stops (break)
+            # to wait for more bytes. Everything is in this one method: it runs for every read.
+            while position < end:
+                state = self.state
+                if state == HEAD:
+                    # A request line never starts with CR: one byte compared spares most heads the rest.
+                    if (buffer[position] == 13 and not self._skipped_crlf
+                            and buffer.startswith(_CRLF, position)):
+                        self._skipped_crlf = True
+                        position += 2
+                        continue
+                    head_end = buffer.find(_HEAD_END, position)
+                    if head_end == -1:
+                        self._check_partial_head(buffer, position)
+                        break
+                    self._skipped_crlf = False
+                    position = self._head(buffer, position, head_end, events)
+                elif state == BODY:
+                    size = min(self._remaining, end - position)
+                    position += size
+                    self._remaining -= size
+                    events.append(Data(size))
+                    if not self._remaining:
+                        self._end_of_message(events)
+                elif state == CHUNK_SIZE_LINE:
+                    line_end = buffer.find(_CRLF, position)
+                    if line_end == -1:
+                        if end - position > MAX_CHUNK_LINE or buffer.find(b"\n", position) != -1:
+                            raise Refused(400, "bad chunk size line")
+                        break
+                    match = CHUNK_SIZE.fullmatch(buffer, position, line_end)
+                    if match is None:
+                        raise Refused(400, "bad chunk size")
+                    size = int(match.group(1), 16)
+                    self._body_size += size
+                    if self._body_size > self.max_body:
+                        raise Refused(413, f"chunked body over {self.max_body} bytes")
+                    position = line_end + 2
+                    if size:
+                        self._remaining = size
+                        self.state = CHUNK_DATA
+                    else:
+                        self.state = TRAILERS
+                elif state == CHUNK_DATA:
+                    size = min(self._remaining, end - position)
+                    position += size
+                    self._remaining -= size
+                    if events and type(events[-1]) is Data:
+                        events[-1].size += size  # many small chunks in one feed: one event, not thousands
+                    else:
+                        events.append(Data(size))
+                    if not self._remaining:
+                        self.state = CHUNK_END
+                elif state == CHUNK_END:
+                    if end - position < 2:
+                        if buffer[position] != 13:  # b"\r"
+                            raise Refused(400, "chunk data not followed by CRLF")
+                        break
+                    if not buffer.startswith(_CRLF, position):
+                        raise Refused(400, "chunk data not followed by CRLF")
+                    position += 2
+                    self.state = CHUNK_SIZE_LINE
+                elif state == TRAILERS:
+                    position = self._trailers(buffer, position, events)
+                    if self.state == TRAILERS:
+                        break
+                else:  # DONE: the last request is over; what follows it is never parsed
+                    position = end
+            self._buffer = buffer[position:] if position < end else b""
+            state = self.state
+            if state == HEAD:
+                self.phase = "head" if self._buffer or self._skipped_crlf else "idle"
+            else:
+                self.phase = "done" if state == DONE else "body"
         except Refused as refused:
             self.state = DONE
             self.phase = "done"
             self._buffer = b""
             events.append(Error(refused.status, refused.reason))
         return events
-
-    def _parse(self, buffer: bytes, events: list[Event]) -> None:
-        """Consume the complete pieces of ``buffer``, and keep what is left for the next feed."""
-        position = 0
-        end = len(buffer)
-        while position < end:
-            state = self.state
-            if state == HEAD:
-                # A request line never starts with CR: one byte compared spares most heads the rest.
-                if buffer[position] == 13 and not self._skipped_crlf and buffer.startswith(_CRLF, position):
-                    self._skipped_crlf = True
-                    position += 2
-                    continue
-                head_end = buffer.find(_HEAD_END, position)
-                if head_end == -1:
-                    self._check_partial_head(buffer, position)
-                    break
-                self._skipped_crlf = False
-                position = self._head(buffer, position, head_end, events)
-            elif state == BODY:
-                size = min(self._remaining, end - position)
-                position += size
-                self._remaining -= size
-                events.append(Data(size))
-                if not self._remaining:
-                    self._end_of_message(events)
-            elif state == CHUNK_SIZE_LINE:
-                line_end = buffer.find(_CRLF, position)
-                if line_end == -1:
-                    if end - position > MAX_CHUNK_LINE or buffer.find(b"\n", position) != -1:
-                        raise Refused(400, "bad chunk size line")
-                    break
-                match = CHUNK_SIZE.fullmatch(buffer, position, line_end)
-                if match is None:
-                    raise Refused(400, "bad chunk size")
-                size = int(match.group(1), 16)
-                self._body_size += size
-                if self._body_size > self.max_body:
-                    raise Refused(413, f"chunked body over {self.max_body} bytes")
-                position = line_end + 2
-                if size:
-                    self._remaining = size
-                    self.state = CHUNK_DATA
-                else:
-                    self.state = TRAILERS
-            elif state == CHUNK_DATA:
-                size = min(self._remaining, end - position)
-                position += size
-                self._remaining -= size
-                if events and type(events[-1]) is Data:
-                    events[-1].size += size  # many small chunks in one feed: one event, not thousands
-                else:
-                    events.append(Data(size))
-                if not self._remaining:
-                    self.state = CHUNK_END
-            elif state == CHUNK_END:
-                if end - position < 2:
-                    if buffer[position] != 13:  # b"\r"
-                        raise Refused(400, "chunk data not followed by CRLF")
-                    break
-                if not buffer.startswith(_CRLF, position):
-                    raise Refused(400, "chunk data not followed by CRLF")
-                position += 2
-                self.state = CHUNK_SIZE_LINE
-            elif state == TRAILERS:
-                position = self._trailers(buffer, position, events)
-                if self.state == TRAILERS:
-                    break
-            else:  # DONE: the last request is over; what follows it is never parsed
-                position = end
-        self._buffer = buffer[position:] if position < end else b""
-        state = self.state
-        if state == HEAD:
-            self.phase = "head" if self._buffer or self._skipped_crlf else "idle"
-        else:
-            self.phase = "done" if state == DONE else "body"
 
     # -- the request head -------------------------------------------------------------------
 
@@ -606,23 +605,13 @@ class HttpDate:
     def __init__(self) -> None:
         self.second = -1
         self.value = b""
-        self.expires = -math.inf  # the time.monotonic() at which the value may be a second old
+        self.now()  # ``value`` is a valid date from the start (an event loop may refresh it on a timer)
 
     def now(self) -> bytes:
         second = int(time.time())
         if second != self.second:
             self.second = second
             self.value = formatdate(second, usegmt=True).encode("ascii")
-        return self.value
-
-    def at(self, monotonic: float) -> bytes:
-        """The value, for a caller that has read time.monotonic() already (an event loop, once per
-        round): the wall clock is read only when the second may have changed."""
-        if monotonic >= self.expires:
-            wall = time.time()
-            value = self.now()
-            self.expires = monotonic + (self.second + 1 - wall)
-            return value
         return self.value
 
 

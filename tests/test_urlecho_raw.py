@@ -102,3 +102,9 @@ def test_keep_alive_requests_do_not_pile_up_timers(pair) -> None:
         read_available(client)
     # One lazily re-armed timer per connection, not one per request.
     assert len(connection.loop._timers) <= 2
+
+
+def test_the_common_answer_template_is_the_general_one() -> None:
+    """OK_TEXT, the shortcut for a text answer without a Connection field, renders the same bytes."""
+    date = rules.http_date.now()
+    assert urlecho.OK_TEXT % (2, date, b"/a") == urlecho.OK % (urlecho.TEXT_BYTES, 2, date, b"", b"/a")
