@@ -142,7 +142,7 @@ class UrlEchoConnection:
         if not self.closing:
             self.rearm()
         self.flush()
-        if self.outgoing and len(self.outgoing) >= HIGH_WATER and not self.closing and not self.closed:
+        if len(self.outgoing) >= HIGH_WATER and not self.closing and not self.closed:
             # The client is not reading: stop reading from it, and TCP's window pushes back.
             self.reading = False
             self.loop.remove_reader(self.sock)
@@ -158,6 +158,7 @@ class UrlEchoConnection:
                 self.request = event
                 continue_owed = event.expect_continue
             elif event_type is EndOfMessage:
+                # Complete: queue its answer; after one that closes the connection, read no more.
                 continue_owed = False
                 request = self.request
                 self.outgoing += render(request, http_date.value)
@@ -193,7 +194,8 @@ class UrlEchoConnection:
         """Point the deadline at what the connection now waits for, if that changed."""
         waiting_for = self.parser.phase
         if waiting_for == "idle" or waiting_for == "done":
-            # Idle again after an answer: the idle deadline starts afresh.
+            # Idle again after an answer: the idle deadline starts afresh. If it was idle already,
+            # only the deadline moves (later: the lazy timer follows it); else arm() sets it up.
             if self.on_deadline == self.idle_timeout:
                 self.deadline = self.loop.now + self.config.idle_timeout
             else:

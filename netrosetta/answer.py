@@ -62,6 +62,8 @@ def answer(method: str, target: str, version: str, headers: list[tuple[str, str]
 
     Header names and values are str; decode raw header bytes as latin-1 (RFC 9110's obs-text).
     """
+    # A plain loop (a comprehension is a function call of its own before Python 3.12), and most
+    # requests send no Accept: wants_json is not even called.
     accept = []
     for name, value in headers:
         if name.lower() == "accept":
