@@ -47,7 +47,9 @@ conformance: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/netrosetta bench $(ARGS)
 
-# After a full `make bench`: its JSON, tables and charts go to docs/bench, its tables into README.md.
+# After a full `make bench`: its summary joins every earlier one in docs/bench/runs/ (history.md lists
+# them), its JSON, tables and charts go to docs/bench as the latest, and README.md shows the targets
+# over the last five runs beside the latest run's tables.
 bench-readme: $(STAMP)
 	$(BIN)/python -m netrosetta.bench.report bench-results
 

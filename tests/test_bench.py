@@ -192,27 +192,51 @@ def test_loadgen_counts_what_goes_wrong(handler: type, mode: str, kind: str) -> 
     assert report["errors"] > 0 and report["error_kinds"][kind] > 0, report
 
 
-def test_readme_shows_the_published_full_run() -> None:
-    """README.md's bench tables are exactly those of docs/bench/bench.json, a full run, whose
-    charts are all there: `make bench-readme` wrote them, and nobody retouched the numbers."""
+def test_readme_shows_the_published_runs() -> None:
+    """README.md's bench tables, docs/bench/history.md and the latest run's summary are exactly what
+    `make bench-readme` writes from docs/bench/runs/ and docs/bench/bench.json (a full run, whose
+    charts are all there): nobody retouched the numbers."""
     from netrosetta.bench import report
 
     document = json.loads((REPO / "docs" / "bench" / "bench.json").read_text())
     assert document["mode"] == "full" and document["schema"] == "netrosetta-bench/1"
-    assert {r["id"] for r in document["ratios"] if r["target"] is not None} == {
+    assert {r["id"] for r in document["ratios"] if r["target"] is not None} >= {
         "raw-echo", "raw-stream", "raw-urlecho", "twisted-echo", "tornado-echo", "twisted-urlecho",
         "tornado-urlecho"}
+    runs = report.load_runs(REPO / "docs" / "bench" / "runs")
+    assert runs and runs[-1] == json.loads(json.dumps(report.run_summary(document))), \
+        "docs/bench/bench.json is not the latest published run"
+    for run in runs:
+        assert run["schema"] == report.RUN_SCHEMA and run["ratios"], run["started"]
+    assert (REPO / "docs" / "bench" / "history.md").read_text() == report.history_markdown(runs)
     readme = (REPO / "README.md").read_text()
     begin, end = readme.index(report.README_BEGIN), readme.index(report.README_END)
     shown = readme[begin + len(report.README_BEGIN):end].strip()
-    assert shown == report.readme_section(document).strip(), "stale: make bench-readme"
+    assert shown == report.readme_section(document, runs).strip(), "stale: make bench-readme"
     for chart in ("targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png"):
         assert f"docs/bench/{chart}" in shown and (REPO / "docs" / "bench" / chart).stat().st_size > 1000
     assert "missed by" not in shown or "### Where a target is missed" in readme[end:]
 
 
-def test_publish_refuses_a_quick_run_and_replaces_only_the_marked_section(tmp_path: Path) -> None:
-    """`make bench-readme` copies a full run only, and rewrites nothing outside the markers."""
+def test_verdicts_rest_on_the_median_of_the_last_runs() -> None:
+    """A target is met only where the median of the last five runs meets it; older runs drop out."""
+    from netrosetta.bench import report
+
+    def run(day: int, headline: float) -> dict:
+        return {"started": f"2026-12-{day:02d}T10:00:00+00:00", "ratios": [
+            {"id": "raw-echo", "title": "raw echo", "headline": headline, "target": 1.0}]}
+
+    runs = [run(1, 0.5), run(2, 0.5), run(3, 1.2), run(4, 0.9), run(5, 1.1), run(6, 1.0), run(7, 0.95)]
+    [row] = report.targets_over_runs(runs)
+    # The last five: 1.2 0.9 1.1 1.0 0.95, median 1.0; the latest 0.95 misses, the median meets.
+    assert row == ["raw echo", "1.00x", "0.90–1.20", "0.95x", "5", ">= 1.0x", "met"]
+    [row] = report.targets_over_runs(runs[:5])
+    assert row[1] == "0.90x" and row[-1] == "missed by 10%"
+
+
+def test_publish_appends_a_run_and_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    """`make bench-readme` adds a full run to docs/bench/runs/ beside the earlier ones (never a quick
+    one), and rewrites nothing of the README outside the markers."""
     from netrosetta.bench import report
 
     document = json.loads((REPO / "docs" / "bench" / "bench.json").read_text())
@@ -221,14 +245,23 @@ def test_publish_refuses_a_quick_run_and_replaces_only_the_marked_section(tmp_pa
     (results / "bench.md").write_text(report.markdown(document))
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\n\nbefore\n{report.README_BEGIN}\nstale table\n{report.README_END}\nafter\n")
+    docs = tmp_path / "docs"
     (results / "bench.json").write_text(json.dumps(dict(document, mode="quick")))
     with pytest.raises(ValueError, match="quick"):
-        report.publish(results, readme, tmp_path / "docs")
+        report.publish(results, readme, docs)
     (results / "bench.json").write_text(json.dumps(document))
-    report.publish(results, readme, tmp_path / "docs")
+    report.publish(results, readme, docs)
+    later = dict(document, started="2026-12-24T10:00:00+00:00")
+    (results / "bench.json").write_text(json.dumps(later))
+    report.publish(results, readme, docs)
+    report.publish(results, readme, docs)  # the same run again: still one file
+    assert sorted(path.name for path in (docs / "runs").iterdir()) == [
+        report.run_file(document), "2026-12-24T100000Z.json"]
+    assert (docs / "history.md").read_text().count("](runs/") == 2
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{report.README_END}\nafter\n")
     assert "stale table" not in text and "| raw echo vs asyncio+uvloop Protocol |" in text
-    assert (tmp_path / "docs" / "results.md").read_text() == report.markdown(document)
+    assert "2 published full runs" in text and "(so far 2)" in text
+    assert (docs / "results.md").read_text() == report.markdown(document)
     with pytest.raises(ValueError, match="markers"):
         report.replace_readme_section("no markers here", "x")

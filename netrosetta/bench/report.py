@@ -439,24 +439,175 @@ def _count(document: dict, scenarios: list[str]) -> int:
     return len({r["server"] for r in document["results"] if r["scenario"] in scenarios and r["median"]})
 
 
-# -- the README's copy of the latest full run --------------------------------------------------
+# -- the published runs: docs/bench/runs/, docs/bench/history.md and the README ----------------
 
-README_BEGIN = ("<!-- bench:begin: written by `make bench-readme` from the latest full run "
-                "(docs/bench/bench.json); not edited by hand -->")
+README_BEGIN = ("<!-- bench:begin: written by `make bench-readme` from the published full runs "
+                "(docs/bench/runs/) and the latest one (docs/bench/bench.json); not edited by hand -->")
 README_END = "<!-- bench:end -->"
 CHARTS = ("targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png", "multiport.png")
+RUN_SCHEMA = "netrosetta-bench-run/1"
+RUNS = "runs"  # under docs/bench: one summary per published full run
+HISTORY = "history.md"  # under docs/bench: every published run, one row each
+LAST_RUNS = 5  # the README judges the targets on the median of this many latest runs
+# What each run's summary keeps of a ratio, and of a result's medians.
+RATIO_KEYS = ("id", "title", "scenario", "server", "reference", "metric", "throughput_ratio", "cpu_ratio",
+              "client_bound", "headline", "headline_rounds", "target", "met")
+FIGURE_KEYS = ("requests_per_s", "mib_per_s", "server_cpu_s", "server_cpu_us_per_request",
+               "server_peak_rss_mib", "client_cpu_share", "seconds", "errors")
 
 
-def readme_section(document: dict, docs: str = "docs/bench") -> str:
-    """The tables and charts the README shows, cut from a full run's report."""
-    m, s = document["machine"], document["settings"]
+def machine_line(document: dict) -> str:
+    """The machine a run was measured on, in one line."""
+    m = document["machine"]
+    return (f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, "
+            f"Python {m['python']}")
+
+
+def run_file(document: dict) -> str:
+    """The name of a run's summary in docs/bench/runs/: its start, in UTC, sortable."""
+    import datetime
+
+    started = datetime.datetime.fromisoformat(document["started"]).astimezone(datetime.UTC)
+    return started.strftime("%Y-%m-%dT%H%M%SZ") + ".json"
+
+
+def run_summary(document: dict) -> dict:
+    """What docs/bench keeps of every published full run: when, on what, how fast the machine ran
+    Python that day, every ratio and every result's medians, and impl_raw's in-process costs."""
+    nginx = document.get("nginx_keepalive")
+    if nginx is None:  # runs from before the key: the same figure, from the results
+        median = _median(document, NGINX_SCENARIO, "nginx")
+        nginx = median and {"requests_per_s": median["requests_per_s"],
+                            "cpu_us_per_request": median["server_cpu_us_per_request"]}
+    return {
+        "schema": RUN_SCHEMA, "started": document["started"], "finished": document["finished"],
+        "wall_s": document["wall_s"], "machine": document["machine"], "machine_line": machine_line(document),
+        "settings": document["settings"], "calibration": document.get("calibration"),
+        "nginx_keepalive": nginx, "python_costs": document.get("python_costs"),
+        "ratios": [{key: ratio.get(key) for key in RATIO_KEYS} for ratio in document["ratios"]],
+        "results": [{"scenario": r["scenario"], "server": r["server"], "status": r["status"],
+                     **{key: (r["median"] or {}).get(key) for key in FIGURE_KEYS}}
+                    for r in document["results"]],
+    }
+
+
+def load_runs(directory: Path) -> list[dict]:
+    """Every published run's summary, oldest first."""
+    runs = [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
+    return sorted(runs, key=lambda run: run["started"])
+
+
+def _date(run: dict) -> str:
+    return run["started"][:16].replace("T", " ")
+
+
+def _verdict(value: float | None, target: float | None) -> str:
+    if value is None or target is None:
+        return "—"
+    if value >= target:
+        return "met"
+    short = (1 - value / target) * 100
+    return f"missed by {short:.0f}%" if short >= 1 else f"missed by {short:.1f}%"
+
+
+def _costs(run: dict) -> tuple[str, str]:
+    costs = run.get("python_costs")
+    if not costs:
+        return "—", "—"
+    return (f"{costs['urlecho']['units_per_request']['median']:.2f}",
+            f"{costs['stream']['units_per_mib']['median']:.2f}")
+
+
+def _index(run: dict) -> str:
+    calibration = run.get("calibration")
+    return f"{calibration['index']:.0f}" if calibration else "—"
+
+
+def _nginx_rate(run: dict) -> str:
+    nginx = run.get("nginx_keepalive")
+    return _num(nginx["requests_per_s"]) if nginx else "—"
+
+
+def targets_over_runs(runs: list[dict]) -> list[list[str]]:
+    """For each target of the latest run: the median and range of its headline over the last
+    LAST_RUNS runs, the latest beside them, and a verdict on the median."""
+    recent = runs[-LAST_RUNS:]
+    rows = []
+    for ratio in recent[-1]["ratios"]:
+        if ratio["target"] is None:
+            continue
+        values = [r["headline"] for run in recent for r in run["ratios"]
+                  if r["id"] == ratio["id"] and r["headline"] is not None]
+        median = statistics.median(values) if values else None
+        rows.append([ratio["title"], _num(median, 2) + "x",
+                     f"{min(values):.2f}–{max(values):.2f}" if values else "—",
+                     _num(ratio["headline"], 2) + "x", str(len(values)), f">= {ratio['target']}x",
+                     _verdict(median, ratio["target"])])
+    return rows
+
+
+TARGET_COLUMNS = ("target", "median", "range", "latest", "runs", "target", "verdict (on the median)")
+MACHINE_RUN_COLUMNS = ("run (UTC)", "machine index", "nginx keep-alive req/s", "raw urlecho Python/req",
+                       "raw stream Python/MiB")
+
+
+def machine_over_runs(runs: list[dict]) -> list[list[str]]:
+    """For each run: the machine index, nginx's keep-alive rate and impl_raw's Python costs."""
+    return [[_date(run), _index(run), _nginx_rate(run), *_costs(run)] for run in runs]
+
+
+def history_markdown(runs: list[dict]) -> str:
+    """docs/bench/history.md: every published full run, one row each, oldest first."""
+    ids: list[str] = []
+    titles: dict[str, str] = {}
+    for run in runs:
+        for ratio in run["ratios"]:
+            if ratio["target"] is not None and ratio["id"] not in ids:
+                ids.append(ratio["id"])
+                titles[ratio["id"]] = ratio["title"]
+    columns = ["run (UTC)", "machine", "index", "nginx req/s", "raw urlecho Python/req",
+               "raw stream Python/MiB", *ids]
+    rows = []
+    for run in runs:
+        headline = {r["id"]: r["headline"] for r in run["ratios"]}
+        rows.append([f"[{_date(run)}]({RUNS}/{run_file(run)})", run["machine_line"], _index(run),
+                     _nginx_rate(run), *_costs(run), *(_num(headline.get(i), 2) for i in ids)])
+    return "\n".join([
+        "# Every published full run\n",
+        "Written by `make bench-readme` (netrosetta/bench/report.py), one row per run, oldest first; "
+        "each links to its summary in `runs/`. *index*: the machine index, thousands of iterations "
+        "per second of the fixed calibration loop (netrosetta/bench/calibration.py) on the server "
+        "core, higher is faster. *Python/req*, *Python/MiB*: impl_raw's Python cost measured in "
+        "process with the system calls faked, in calibration units (netrosetta/bench/inprocess.py). "
+        "The other columns are each target's headline ratio; the targets: "
+        + "; ".join(f"`{i}` {titles[i]}" for i in ids) + ". A dash: not measured in that run.\n",
+        _md_table(columns, rows),
+    ])
+
+
+def readme_section(document: dict, runs: list[dict], docs: str = "docs/bench") -> str:
+    """What the README shows: the targets over the last runs, then the latest run's tables."""
+    s = document["settings"]
     started = document["started"].replace("T", " ").replace("+00:00", " UTC")
+    recent = runs[-LAST_RUNS:]
     parts = [
-        f"Latest full run: {started}, {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux "
-        f"{m['kernel']}, Python {m['python']}; server on core {m['server_core']}, clients on core "
-        f"{m['client_core']}; {s['runs']} runs of {s['duration_s']:g} s per scenario, medians; "
-        f"{document['wall_s']:.0f} s in all. Every table of that run: "
-        f"[{docs}/results.md]({docs}/results.md), its JSON: [{docs}/bench.json]({docs}/bench.json).\n",
+        f"{len(runs)} published full run{'s' if len(runs) != 1 else ''}, every one in "
+        f"[{docs}/{HISTORY}]({docs}/{HISTORY}). A target is met only where the median of the last "
+        f"{LAST_RUNS} published runs" + (f" (so far {len(recent)})" if len(recent) < LAST_RUNS else "")
+        + " meets it: one good day is not the measure.\n",
+        f"### Targets over the last {len(recent)} published run{'s' if len(recent) != 1 else ''}\n",
+        _md_table(TARGET_COLUMNS, targets_over_runs(runs)),
+        "### The machine on those runs\n",
+        "The machine index is a fixed pure-Python loop timed on the server core (thousands of "
+        "iterations per second, higher is faster); nginx's keep-alive rate is the same machine seen "
+        "from C. impl_raw's Python costs are measured in process, system calls faked, in units of "
+        "that loop, so they compare across machines (docs/bench/why-slower-machines.md).\n",
+        _md_table(MACHINE_RUN_COLUMNS, machine_over_runs(recent)),
+        f"Latest full run: {started}, {machine_line(document)}; server on core "
+        f"{document['machine']['server_core']}, clients on core {document['machine']['client_core']}; "
+        f"{s['runs']} runs of {s['duration_s']:g} s per scenario, medians; {document['wall_s']:.0f} s in "
+        f"all. Every table of that run: [{docs}/results.md]({docs}/results.md), its JSON: "
+        f"[{docs}/bench.json]({docs}/bench.json).\n",
     ]
     sections = dict(_sections(markdown(document)))
     wanted = [
@@ -469,6 +620,8 @@ def readme_section(document: dict, docs: str = "docs/bench") -> str:
     for prefix, chart, alt in wanted:
         for title, body in sections.items():
             if title.startswith(prefix):
+                if title == "Ratios against the targets":
+                    title = "The latest run's ratios"
                 parts.append(f"### {title}\n\n{body.strip()}\n")
                 parts.append(f"![{alt}]({docs}/{chart})\n")
                 break
@@ -498,21 +651,32 @@ def replace_readme_section(readme: str, section: str) -> str:
 
 
 def publish(results: Path, readme: Path, docs: Path) -> None:
-    """Copy a full run (JSON, Markdown, charts) to ``docs`` and its tables into the README."""
+    """Add a full run to ``docs``: its summary to runs/ (beside every earlier one), its JSON,
+    Markdown and charts as the latest; then history.md and the README's tables."""
     import shutil
 
     document = json.loads((results / "bench.json").read_text())
     if document["mode"] != "full":
         raise ValueError(f"{results / 'bench.json'} is a --{document['mode']} run; "
                          "the README shows full runs only")
-    docs.mkdir(parents=True, exist_ok=True)
+    (docs / RUNS).mkdir(parents=True, exist_ok=True)
+    (docs / RUNS / run_file(document)).write_text(json.dumps(run_summary(document), indent=1) + "\n")
     shutil.copyfile(results / "bench.json", docs / "bench.json")
     shutil.copyfile(results / "bench.md", docs / "results.md")
     for chart in CHARTS:
         if (results / chart).exists():
             shutil.copyfile(results / chart, docs / chart)
+    rebuild(readme, docs)
+
+
+def rebuild(readme: Path, docs: Path) -> None:
+    """Write history.md and the README's tables again from what ``docs`` holds (after a change to
+    how they are shown: the runs themselves are never rewritten)."""
+    document = json.loads((docs / "bench.json").read_text())
+    runs = load_runs(docs / RUNS)
+    (docs / HISTORY).write_text(history_markdown(runs))
     relative = docs.resolve().relative_to(readme.resolve().parent).as_posix()
-    readme.write_text(replace_readme_section(readme.read_text(), readme_section(document, relative)))
+    readme.write_text(replace_readme_section(readme.read_text(), readme_section(document, runs, relative)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -520,17 +684,23 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m netrosetta.bench.report",
-                                     description="Publish a full bench run into docs/bench and the README.")
+                                     description="Add a full bench run to docs/bench and the README.")
     parser.add_argument("results", nargs="?", default="bench-results", help="a full run's --out directory")
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--docs", default="docs/bench")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="add no run: write history.md and the README's tables again from --docs")
     args = parser.parse_args(argv)
     try:
-        publish(Path(args.results), Path(args.readme), Path(args.docs))
+        if args.rebuild:
+            rebuild(Path(args.readme), Path(args.docs))
+        else:
+            publish(Path(args.results), Path(args.readme), Path(args.docs))
     except (OSError, ValueError, KeyError) as error:
         sys.stderr.write(f"netrosetta bench report: error: {error}\n")
         return 2
-    print(f"published {args.results} into {args.docs}/ and {args.readme}")
+    print(f"rebuilt {args.docs}/{HISTORY} and {args.readme}" if args.rebuild
+          else f"published {args.results} into {args.docs}/ and {args.readme}")
     return 0
 
 
