@@ -25,6 +25,7 @@ FIGURE_KEYS = {
     "errors": int, "error_kinds": dict, "server_cpu_s": float, "server_cpu_us_per_request": float,
     "server_peak_rss_mib": float, "client_cpu_s": float, "client_cpu_share": float,
     "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int,
+    "stream_cpu_us_per_mib": list,
 }
 
 
@@ -141,6 +142,23 @@ def test_inprocess_drives_the_real_connection() -> None:
     for figure in (costs["urlecho"]["units_per_request"], costs["stream"]["units_per_mib"]):
         assert 0 < figure["min"] <= figure["median"] <= figure["max"]
     assert "calibration units" in "\n".join(inprocess.describe(costs))
+
+
+def test_streams_take_turns_and_pair_stream_by_stream() -> None:
+    """In the streaming scenario an implementation and the reference of its streaming target take
+    turns, and their CPU ratio is the median over pairs of streams, not the ratio of the totals."""
+    from netrosetta.bench import SCENARIOS, _stream_units, report, servers
+
+    stream = next(scenario for scenario in SCENARIOS if scenario.params.get("stream"))
+    order = servers.implementations("echo", ("raw", "twisted")) + servers.references("echo")[:2]
+    order = [order[0], order[2], order[1], order[3]]  # raw, uvloop, twisted, the next reference
+    units = [[target.id for target in unit] for unit in _stream_units(stream, order)]
+    assert units[0] == ["raw", "uvloop"] and all(len(unit) == 1 for unit in units[1:]), units
+    mine = {"mib_per_s": 500.0, "server_cpu_us_per_request": None, "server_cpu_s": 1.0, "seconds": 2.0,
+            "stream_cpu_us_per_mib": [400.0, 400.0, 900.0]}
+    theirs = dict(mine, stream_cpu_us_per_mib=[440.0, 480.0, 300.0])
+    # Pairs 1.1, 1.2 and a third spoilt by a burst (0.33): the median keeps 1.1.
+    assert report._ratios(mine, theirs, "mib_per_s")[1] == pytest.approx(1.1)
 
 
 def test_bench_bad_command_line() -> None:

@@ -75,14 +75,20 @@ FIGURES (one run, or the medians of the runs; errors are summed, peak RSS is the
      "latency_p99_ms": float, "latency_max_ms": float, "errors": int, "error_kinds": {str: int},
      "server_cpu_s": float, "server_cpu_us_per_request": float | null,
      "server_peak_rss_mib": float, "client_cpu_s": float, "client_cpu_share": float,
-     "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int}
+     "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int,
+     "stream_cpu_us_per_mib": [float]}
+
+``stream_cpu_us_per_mib`` is the server's CPU per MiB of each stream of a streaming run, in order
+(empty for the other scenarios; in a median, every stream of every run).
 
 ``throughput_ratio`` is ours / reference on the scenario's metric; ``cpu_ratio`` is reference CPU
 per request / ours (above 1: we spend less); both are medians over the rounds of the ratio within
 each round (ours and the reference are measured seconds apart, so the pair shares the machine's load
-of the moment). ``headline`` is the CPU ratio when the reference run saturated the client core
-(``client_bound``), else the throughput ratio; ``headline_rounds`` is that ratio in every round;
-``met`` compares the headline with the issue's target.
+of the moment; in the streaming scenario they take turns stream by stream, and a round's CPU ratio
+is the median over its pairs of streams). ``headline`` is the CPU ratio when the reference run
+saturated the client core (``client_bound``) or for a stream (whose throughput is whichever side is
+slower), else the throughput ratio; ``headline_rounds`` is that ratio in every round; ``met``
+compares the headline with the issue's target.
 """
 
 from __future__ import annotations
@@ -100,6 +106,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NoReturn
 
 from conformance.harness import ServerError
@@ -114,6 +121,9 @@ CLIENT_BOUND = 0.9  # a client using 90% of its core may be what limits the rate
 GROUPS = ("echo", "multiport", "urlecho", "scaling")
 MULTIPORT_PORTS = 3
 MAX_STREAMS = 8  # streams of stream_bytes per measurement, each on its own connection
+# An implementation and the reference of its streaming target take turns, stream by stream, at least
+# this many times a round: a ratio then compares streams measured a fraction of a second apart.
+MIN_STREAM_PAIRS = 4
 
 
 @dataclass
@@ -262,6 +272,7 @@ def _figures(report: dict, monitor: servers.Monitor, payload_bytes: float) -> di
         "idle_open": report.get("idle_open", 0),
         "idle_failed": report.get("idle_failed", 0),
         "idle_dropped": report.get("idle_dropped", 0),
+        "stream_cpu_us_per_mib": report.get("stream_cpu_us_per_mib", []),
     }
 
 
@@ -292,10 +303,10 @@ class Bench:
             common["requests"] = s.requests
         else:
             common["duration"] = s.duration
+        if p.get("stream"):
+            return self.measure_streams([running], warm_up=False)[running.target.id]
         with servers.Monitor(running.pid) as monitor:
-            if p.get("stream"):
-                report = self.streams(running, core, timeout)
-            elif scenario.group == "urlecho" and not p.get("close") and self.wrk:
+            if scenario.group == "urlecho" and not p.get("close") and self.wrk:
                 idle = self._idle(scenario)
                 holder = None
                 if idle:
@@ -319,32 +330,67 @@ class Bench:
                 report = clients.loadgen(self.loadgen, "pingpong", ports, core, timeout,
                                          conns=p["conns"], size=p["size"], tagged=p.get("tagged", False),
                                          idle=self._idle(scenario), **common)
-        if p.get("stream"):
-            payload = report["bytes"]
-        elif scenario.group == "urlecho":
+        if scenario.group == "urlecho":
             payload = report["bytes"]
         else:
             payload = report["requests"] * p["size"]
         return _figures(report, monitor, payload)
 
+    def measure_streams(self, runs: list[servers.Running], warm_up: bool) -> dict[str, dict]:
+        """One run of the streaming scenario for servers that take turns (see ``stream_turns``):
+        FIGURES per server id."""
+        wait = self.settings.duration + 60
+        turns = self.stream_turns(runs, self.client_core, wait, warm_up)
+        return {target_id: _figures(report, SimpleNamespace(cpu=cpu, peak_kib=peak), report["bytes"])
+                for target_id, (report, cpu, peak) in turns.items()}
 
-    def streams(self, running: servers.Running, core: int | None, wait: float) -> dict:
-        """Stream ``stream_bytes`` through one connection, then again on a new one, for ``duration``
-        seconds (at most MAX_STREAMS times): a single 256 MiB stream lasts a tenth of a second
-        against the fastest servers, too short to measure their CPU time to better than 10-20%."""
-        reports: list[dict] = []
-        while not reports or (sum(r["elapsed"] for r in reports) < self.settings.duration
-                              and len(reports) < MAX_STREAMS):
-            reports.append(clients.loadgen(self.loadgen, "stream", running.ports[:1], core, wait,
-                                           total=self.settings.stream_bytes, timeout=30))
-            if reports[-1]["errors"]:
+    def stream_turns(self, runs: list[servers.Running], core: int | None, wait: float,
+                     warm_up: bool = False) -> dict[str, tuple[dict, float, int]]:
+        """Stream ``stream_bytes`` through each server in turn, on a new connection each time, again
+        and again: for ``duration`` seconds per server at least (a single 256 MiB stream lasts a
+        tenth of a second against the fastest servers, too short to measure their CPU time to
+        better than 10-20%), and MIN_STREAM_PAIRS turns at least when several take turns, at most
+        MAX_STREAMS. Every other turn goes backwards (ABBA), as the rounds do.
+
+        Each stream's server CPU time is read on its own, so a ratio can compare streams measured
+        a fraction of a second apart (netrosetta/bench/report.py takes the median of those pairs):
+        a burst from another process then spoils one pair, not a whole round. ``warm_up`` first
+        streams once through each server, unmeasured: the first stream after a start pays for page
+        faults in buffers that later streams reuse. Returns, per server, (merged report, its server
+        CPU seconds, its peak RSS in KiB).
+        """
+        streams: dict[str, list[tuple[dict, float, int]]] = {run.target.id: [] for run in runs}
+        if warm_up:
+            for run in runs:
+                self._one_stream(run, core, wait)
+        turn = 0
+        while True:
+            for run in runs if turn % 2 == 0 else runs[::-1]:
+                streams[run.target.id].append(self._one_stream(run, core, wait))
+            turn += 1
+            done = all(sum(report["elapsed"] for report, _, _ in each) >= self.settings.duration
+                       for each in streams.values())
+            failed = any(each[-1][0]["errors"] for each in streams.values())
+            if failed or turn >= MAX_STREAMS or (done and (len(runs) == 1 or turn >= MIN_STREAM_PAIRS)):
                 break
-        merged = dict(reports[-1])
-        for key in ("elapsed", "bytes", "requests", "errors", "client_cpu_s"):
-            merged[key] = sum(r[key] for r in reports)
-        merged["error_kinds"] = {kind: sum(r["error_kinds"].get(kind, 0) for r in reports)
-                                 for kind in reports[-1]["error_kinds"]}
+        merged = {}
+        for target_id, each in streams.items():
+            reports = [report for report, _, _ in each]
+            report = dict(reports[-1])
+            for key in ("elapsed", "bytes", "requests", "errors", "client_cpu_s"):
+                report[key] = sum(r[key] for r in reports)
+            report["error_kinds"] = {kind: sum(r["error_kinds"].get(kind, 0) for r in reports)
+                                     for kind in reports[-1]["error_kinds"]}
+            report["stream_cpu_us_per_mib"] = [cpu / max(r["bytes"] / MIB, 1e-9) * 1e6
+                                               for r, cpu, _ in each]
+            merged[target_id] = (report, sum(cpu for _, cpu, _ in each), max(peak for _, _, peak in each))
         return merged
+
+    def _one_stream(self, run: servers.Running, core: int | None, wait: float) -> tuple[dict, float, int]:
+        with servers.Monitor(run.pid) as monitor:
+            report = clients.loadgen(self.loadgen, "stream", run.ports[:1], core, wait,
+                                     total=self.settings.stream_bytes, timeout=30)
+        return report, monitor.cpu, monitor.peak_kib
 
 
 def _median(runs: list[dict]) -> dict | None:
@@ -367,6 +413,8 @@ def _median(runs: list[dict]) -> dict | None:
             median[key] = max(values)
         elif key == "idle_open":
             median[key] = min(values)
+        elif key == "stream_cpu_us_per_mib":
+            median[key] = [each for value in values for each in value]  # every stream of every run
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             numbers = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
             median[key] = statistics.median(numbers) if numbers else None
@@ -568,6 +616,9 @@ def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenari
             # an implementation and its reference alike.
             order = paired if run % 2 == 0 else paired[::-1]
             for scenario in scenarios:
+                if scenario.params.get("stream"):
+                    _measure_streams(bench, scenario, order, running, results, reasons, run == 0, bar, task)
+                    continue
                 for target in order:
                     bar.update(task, description=f"{scenario.id} · {target.id}")
                     result = results[(scenario.id, target.id)]
@@ -609,7 +660,8 @@ def _paired(targets: list[Target]) -> list[Target]:
     return order + [target for target in targets if target not in order]
 
 
-def _measure_once(bench: Bench, scenario: Scenario, target: Target, running: dict, result: dict) -> None:
+def _alive(bench: Bench, target: Target, running: dict, result: dict) -> servers.Running | None:
+    """The target's server, restarted if it died (the result says so), or None if it cannot be."""
     server = running.get(target.id)
     if server is None or not server.alive():
         why = f"server exited (status {server.proc.returncode}): {server.stderr_tail(300)}" if server else ""
@@ -619,15 +671,65 @@ def _measure_once(bench: Bench, scenario: Scenario, target: Target, running: dic
             running[target.id] = server = servers.start(target, bench.server_core, MULTIPORT_PORTS)
         except (ServerError, OSError) as error:
             result.update(status="error", reason=f"{why} and did not restart: {error}")
-            return
+            return None
         result["reason"] = result["reason"] or why
-    try:
-        figures = bench.measure(scenario, server)
-    except (clients.ToolError, OSError, ValueError, KeyError) as error:
-        result.update(status="error", reason=f"client failed: {error}")
-        return
+    return server
+
+
+def _keep(server: servers.Running, figures: dict, result: dict) -> None:
+    """Add one run's figures to a result; a server that died during the run counts as an error."""
     if not server.alive():
         figures["errors"] += 1
         figures["error_kinds"]["server_died"] = 1
         result["reason"] = f"server exited (status {server.proc.returncode}): {server.stderr_tail(300)}"
     result["runs"].append(figures)
+
+
+def _measure_once(bench: Bench, scenario: Scenario, target: Target, running: dict, result: dict) -> None:
+    server = _alive(bench, target, running, result)
+    if server is None:
+        return
+    try:
+        figures = bench.measure(scenario, server)
+    except (clients.ToolError, OSError, ValueError, KeyError) as error:
+        result.update(status="error", reason=f"client failed: {error}")
+        return
+    _keep(server, figures, result)
+
+
+def _stream_units(scenario: Scenario, order: list[Target]) -> list[list[Target]]:
+    """The streaming scenario's servers in measuring order, each implementation together with the
+    reference of its streaming target (they take turns, stream by stream), every other one alone."""
+    pairs = {frozenset((ours, reference)) for _, _, sc, ours, reference, goal in TARGETS
+             if sc == scenario.id and goal}
+    units: list[list[Target]] = []
+    for target in order:
+        if units and len(units[-1]) == 1 and frozenset((units[-1][0].id, target.id)) in pairs:
+            units[-1].append(target)
+        else:
+            units.append([target])
+    return units
+
+
+def _measure_streams(bench: Bench, scenario: Scenario, order: list[Target], running: dict, results: dict,
+                     reasons: dict, first_round: bool, bar, task) -> None:
+    """One round of the streaming scenario, unit by unit (see _stream_units)."""
+    for unit in _stream_units(scenario, order):
+        bar.update(task, description=f"{scenario.id} · {' + '.join(target.id for target in unit)}")
+        ready = []
+        for target in unit:
+            result = results[(scenario.id, target.id)]
+            if target.id in reasons:
+                result.update(status="skipped", reason=reasons[target.id])
+            elif (server := _alive(bench, target, running, result)) is not None:
+                ready.append((target, server, result))
+        if ready:
+            try:
+                figures = bench.measure_streams([server for _, server, _ in ready], warm_up=first_round)
+            except (clients.ToolError, OSError, ValueError, KeyError) as error:
+                for _, _, result in ready:
+                    result.update(status="error", reason=f"client failed: {error}")
+            else:
+                for target, server, result in ready:
+                    _keep(server, figures[target.id], result)
+        bar.advance(task, len(unit))
