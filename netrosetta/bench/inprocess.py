@@ -39,10 +39,11 @@ from netrosetta.bench import calibration
 # What wrk sends (netrosetta/bench/clients.py's URL_PATH; wrk adds the Host header with the port).
 URLECHO_REQUEST = b"GET /bench/echo?n=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 URLECHO_REQUESTS = 4_000  # per timed sample, about 20 ms
-# Bytes per read in the streaming measurement: what one recv_into returns on loopback while the
-# bench's client streams (see docs/bench/why-slower-machines.md for the count behind it).
-STREAM_READ = 64 * 1024
-STREAM_READS = 40_000  # per timed sample (2.5 GiB), about 20 ms
+# Bytes per read in the streaming measurement: about what one recv_into returns while the bench's
+# client streams on loopback (two reads per MiB, counted with perf's syscall tracepoints; see
+# docs/bench/why-slower-machines.md).
+STREAM_READ = 512 * 1024
+STREAM_READS = 20_000  # per timed sample (10 GiB), about 20 ms
 CALIBRATION_ITERATIONS = 20_000  # per timed sample, about 20 ms
 REPEATS = 15
 MIB = 1024 * 1024
@@ -121,7 +122,8 @@ def stream_sample(reads: int = STREAM_READS, size: int = STREAM_READ) -> float:
     from impl_raw.echo import EchoConnection
 
     loop = _loop(reads)
-    sock = _fake_socket(recv_into=lambda buffer: size, send=len)
+    # next(iterator, buffer): ``size`` every time, from C (the buffer is only the default).
+    sock = _fake_socket(recv_into=functools.partial(next, itertools.repeat(size)), send=len)
     EchoConnection(loop, sock)
     start = time.thread_time()
     loop.run()
