@@ -146,7 +146,7 @@ def test_inprocess_drives_the_real_connection() -> None:
 
 def test_streams_take_turns_and_pair_stream_by_stream() -> None:
     """In the streaming scenario an implementation and the reference of its streaming target take
-    turns, and their CPU ratio is the median over pairs of streams, not the ratio of the totals."""
+    turns, and their CPU ratio is that of their median streams, not of their totals."""
     from netrosetta.bench import SCENARIOS, _stream_units, report, servers
 
     stream = next(scenario for scenario in SCENARIOS if scenario.params.get("stream"))
@@ -157,7 +157,7 @@ def test_streams_take_turns_and_pair_stream_by_stream() -> None:
     mine = {"mib_per_s": 500.0, "server_cpu_us_per_request": None, "server_cpu_s": 1.0, "seconds": 2.0,
             "stream_cpu_us_per_mib": [400.0, 400.0, 900.0]}
     theirs = dict(mine, stream_cpu_us_per_mib=[440.0, 480.0, 300.0])
-    # Pairs 1.1, 1.2 and a third spoilt by a burst (0.33): the median keeps 1.1.
+    # One of ours spoilt by a burst (900): the medians, 440 / 400, leave it out.
     assert report._ratios(mine, theirs, "mib_per_s")[1] == pytest.approx(1.1)
 
 

@@ -85,7 +85,7 @@ FIGURES (one run, or the medians of the runs; errors are summed, peak RSS is the
 per request / ours (above 1: we spend less); both are medians over the rounds of the ratio within
 each round (ours and the reference are measured seconds apart, so the pair shares the machine's load
 of the moment; in the streaming scenario they take turns stream by stream, and a round's CPU ratio
-is the median over its pairs of streams). ``headline`` is the CPU ratio when the reference run
+is the ratio of the two sides' median streams). ``headline`` is the CPU ratio when the reference run
 saturated the client core (``client_bound``) or for a stream (whose throughput is whichever side is
 slower), else the throughput ratio; ``headline_rounds`` is that ratio in every round; ``met``
 compares the headline with the issue's target.
@@ -352,9 +352,10 @@ class Bench:
         better than 10-20%), and MIN_STREAM_PAIRS turns at least when several take turns, at most
         MAX_STREAMS. Every other turn goes backwards (ABBA), as the rounds do.
 
-        Each stream's server CPU time is read on its own, so a ratio can compare streams measured
-        a fraction of a second apart (netrosetta/bench/report.py takes the median of those pairs):
-        a burst from another process then spoils one pair, not a whole round. ``warm_up`` first
+        Each stream's server CPU time is read on its own, and a ratio compares the two sides'
+        median streams (netrosetta/bench/report.py), taken from the same seconds: a drift in the
+        machine's load weighs on both, and a burst from another process spoils one stream, not the
+        round. ``warm_up`` first
         streams once through each server, unmeasured: the first stream after a start pays for page
         faults in buffers that later streams reuse. Returns, per server, (merged report, its server
         CPU seconds, its peak RSS in KiB).

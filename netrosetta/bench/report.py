@@ -90,11 +90,10 @@ def _ratios(mine: dict, theirs: dict, metric: str) -> tuple[float | None, float 
     if metric == "mib_per_s":  # a stream is one "request": compare CPU per byte
         streams_mine = mine.get("stream_cpu_us_per_mib") or []
         streams_theirs = theirs.get("stream_cpu_us_per_mib") or []
-        if streams_mine and len(streams_mine) == len(streams_theirs) and all(streams_mine):
-            # They took turns, stream by stream: the median of those pairs, each measured a fraction
-            # of a second apart, so that a burst of other work spoils one pair, not the round.
-            pairs = [t / m for t, m in zip(streams_theirs, streams_mine, strict=True)]
-            return throughput, statistics.median(pairs)
+        if streams_mine and streams_theirs:
+            # Each side's median stream: they took turns, so both medians come from the same
+            # seconds, and a stream spoilt by a burst of other work moves neither.
+            return throughput, statistics.median(streams_theirs) / statistics.median(streams_mine)
         cpu_mine = mine["server_cpu_s"] / max(mine["mib_per_s"] * mine["seconds"], 1e-9)
         cpu_theirs = theirs["server_cpu_s"] / max(theirs["mib_per_s"] * theirs["seconds"], 1e-9)
     cpu = cpu_theirs / cpu_mine if cpu_mine and cpu_theirs else None
