@@ -54,5 +54,11 @@ bench-readme: $(STAMP)
 compare: $(STAMP)
 	$(BIN)/netrosetta compare --all $(ARGS)
 
+# What each framework does for SPEC section U by itself: the U clauses against each framework's URL echo
+# with its hardening off and on, recorded in docs/hardening/ (table.json, table.md) for the urlecho page.
+.PHONY: hardening
+hardening: $(STAMP)
+	$(BIN)/python -m netrosetta.hardening $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache bench-results conformance-results compare-results
