@@ -1,4 +1,4 @@
-"""The ``netrosetta`` command: serve, conformance, bench, compare and diff.
+"""The ``netrosetta`` command: serve, fetch, conformance, bench, compare and diff.
 
 Each subcommand lives in its own module and is imported only when asked for, so ``netrosetta
 serve`` starts as fast as ``python -m impl_raw`` and never pays for matplotlib or pytest.
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 # subcommand -> (module, function, one-line help). Each function takes argv and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("netrosetta.cli", "serve", "launch a server: netrosetta serve IMPL BEHAVIOUR [options]"),
+    "fetch": ("netrosetta.cli", "fetch", "run a client: netrosetta fetch IMPL [options] URL... | -"),
     "conformance": ("netrosetta.matrix", "main", "run the conformance suite, write the matrix"),
     "bench": ("netrosetta.bench", "main", "benchmark the implementations against references"),
     "compare": ("netrosetta.compare", "main", "write the side-by-side HTML pages"),
@@ -26,22 +27,27 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def serve(argv: Sequence[str]) -> int:
+def serve(argv: Sequence[str], command: str = "serve", behaviour: Sequence[str] = ()) -> int:
     """``netrosetta serve IMPL BEHAVIOUR ...``: the same launch as ``python -m impl_IMPL``."""
     from netrosetta.registry import IMPLEMENTATIONS
 
     if not argv or argv[0] not in IMPLEMENTATIONS:
         got = repr(argv[0]) if argv else "nothing"
         sys.stderr.write(
-            f"netrosetta serve: error: unknown implementation {got} "
+            f"netrosetta {command}: error: unknown implementation {got} "
             f"(choose from {', '.join(IMPLEMENTATIONS)})\n"
         )
         return 2
     package = importlib.import_module(f"impl_{argv[0]}")
     from netrosetta.launch import run
 
-    run(package.IMPLEMENTATION, argv[1:], prog=f"netrosetta serve {argv[0]}")
+    run(package.IMPLEMENTATION, [*behaviour, *argv[1:]], prog=f"netrosetta {command} {argv[0]}")
     return 0  # run() always exits; this is for the type checker
+
+
+def fetch(argv: Sequence[str]) -> int:
+    """``netrosetta fetch IMPL URL...``: the same launch as ``python -m impl_IMPL fetch URL...``."""
+    return serve(argv, "fetch", ("fetch",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
