@@ -35,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--server-cmd", default="",
                     help="test another server instead: a command that follows the launch contract; "
                          "the suite appends BEHAVIOUR --port 0 [...]")
+    group.addoption("--client-cmd", default="",
+                    help="test another client: a command that follows the client launch contract; "
+                         "the suite appends fetch [options] URL...")
     group.addoption("--full", action="store_true",
                     help="run every clause under every variant (default: smoke subset for extra loops)")
     group.addoption("--matrix-json", default="",
@@ -48,8 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     """(variant, run every clause?) for this session's options."""
-    if config.getoption("server_cmd"):
-        return [(custom_variant(config.getoption("server_cmd")), True)]
+    if config.getoption("server_cmd") or config.getoption("client_cmd"):
+        return [(custom_variant(config.getoption("server_cmd"), config.getoption("client_cmd")), True)]
     wanted = [name for name in config.getoption("impl").split(",") if name]
     known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
     unknown = [name for name in wanted if name not in known]

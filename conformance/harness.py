@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netrosetta.registry import variants
+from netrosetta.registry import BEHAVIOURS, variants
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +41,12 @@ class Variant:
     behaviours: tuple[str, ...] = ("echo", "multiport", "urlecho")
     # Our own implementations are looked up on disk so a missing one is reported, not failed.
     package: str | None = None
+    # The command for client behaviours (fetch), if not ``command`` (``--client-cmd``).
+    client: tuple[str, ...] | None = None
+
+    @property
+    def client_command(self) -> tuple[str, ...]:
+        return self.command if self.client is None else self.client
 
     def missing(self, behaviour: str) -> str | None:
         """Why this variant cannot serve ``behaviour``, or None if it can."""
@@ -61,11 +67,18 @@ VARIANTS: list[Variant] = [
 ]
 
 
-def custom_variant(command: str) -> Variant:
-    """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ..."""
+SERVER_BEHAVIOURS = tuple(name for name, behaviour in BEHAVIOURS.items() if not behaviour.is_client)
+CLIENT_BEHAVIOURS = tuple(name for name, behaviour in BEHAVIOURS.items() if behaviour.is_client)
+
+
+def custom_variant(command: str, client_command: str = "") -> Variant:
+    """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ...; and/or a
+    client from anywhere (`--client-cmd`): the suite appends fetch [options] URL... One column."""
     import shlex
 
-    return Variant("custom", "custom", tuple(shlex.split(command)))
+    behaviours = (SERVER_BEHAVIOURS if command else ()) + (CLIENT_BEHAVIOURS if client_command else ())
+    return Variant("custom", "custom", tuple(shlex.split(command)), behaviours=behaviours,
+                   client=tuple(shlex.split(client_command)) if client_command else None)
 
 
 class ServerError(AssertionError):

@@ -1,6 +1,7 @@
 """``netrosetta conformance``: run the conformance suite and show the clause x variant matrix.
 
-    netrosetta conformance [--impl NAME[,NAME]] [--full] [--server-cmd CMD] [--out DIR] [-- PYTEST ARGS]
+    netrosetta conformance [--impl NAME[,NAME]] [--full] [--server-cmd CMD] [--client-cmd CMD] [--out DIR]
+                           [-- PYTEST ARGS]
 
 It runs ``python -m pytest conformance -n 4 --matrix-json ...`` as a subprocess of this Python (so
 the suite's output streams by as usual), then prints the matrix, one row per clause of
@@ -98,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="every clause under every variant (default: smoke subset for extra loops)")
     parser.add_argument("--server-cmd",
                         help="test another server: a command that follows the launch contract")
+    parser.add_argument("--client-cmd",
+                        help="test another client (fetch): a command that follows the client launch contract")
     parser.add_argument("--out", default="conformance-results",
                         help="directory for matrix.md and matrix.json (default: conformance-results)")
     return parser
@@ -113,10 +116,12 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     args = _parser().parse_args(argv)
     from conformance.harness import VARIANTS
 
-    if args.impl and args.server_cmd:
-        raise UsageError("--impl and --server-cmd exclude each other")
+    if args.impl and (args.server_cmd or args.client_cmd):
+        raise UsageError("--impl and --server-cmd or --client-cmd exclude each other")
     if args.server_cmd is not None and not args.server_cmd.strip():
         raise UsageError("--server-cmd: empty command")
+    if args.client_cmd is not None and not args.client_cmd.strip():
+        raise UsageError("--client-cmd: empty command")
     known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
     names = [name.strip() for name in args.impl.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
@@ -276,6 +281,8 @@ def pytest_command(args: argparse.Namespace, extra: list[str], json_path: Path) 
         command.append("--full")
     if args.server_cmd:
         command += ["--server-cmd", args.server_cmd]
+    if args.client_cmd:
+        command += ["--client-cmd", args.client_cmd]
     return command + extra
 
 
