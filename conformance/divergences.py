@@ -21,6 +21,23 @@ DIVERGENCES: dict[tuple[str, str], str] = {
     # impl_tornado urlecho: what Tornado's HTTP1Connection decides by itself, with no public hook.
     ("U9.2", "tornado"): "Tornado keeps a connection alive by default for HTTP/1.1 only: HTTP/1.2 is "
                          "answered, then closed as HTTP/1.0 would be",
+    # fetch on Twisted's Agent and HTTPConnectionPool.
+    ("F4", "twisted"): "Twisted's Agent files the connection-control fields (Content-Length, "
+                       "Connection, Transfer-Encoding...) apart from Response.headers: --json lists "
+                       "the others",
+    ("F16.3", "twisted"): "HTTPConnectionPool retries a request inside its one Deferred: the timeout on it "
+                          "runs on through the retry",
+    # fetch on Tornado's simple AsyncHTTPClient.
+    ("F10.2", "tornado"): "Tornado's chunked reader refuses chunk extensions and trailer fields (as on the "
+                          "server side): such an answer is dropped",
+    ("F13", "tornado"): "the simple client sends Connection: close and opens a new connection for every "
+                        "request: it keeps none alive",
+    ("F17", "tornado"): "a reset mid-body raises the stream's error out of on_connection_close (logged as an "
+                        "uncaught exception) instead of failing the fetch: it ends only at the timeout",
+    ("F18", "tornado"): "the simple client logs a malformed answer and closes the stream: the caller gets "
+                        "HTTPStreamClosedError, as for a reset",
+    ("F19", "tornado"): "an answer over max_body_size is logged as malformed and the stream closed: the "
+                        "caller gets HTTPStreamClosedError, as for a reset",
 }
 
 

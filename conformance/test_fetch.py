@@ -140,7 +140,7 @@ def test_F4_json(fetch, serve):
     url, error, elapsed_ms); headers as [lowercased name, value] grouped by name, as in U3."""
 
     async def script(x: Exchange) -> None:
-        await x.respond(201, b"hello json", reason="Created",
+        await x.respond(201, b"hello json", reason="Created", close=False,
                         headers=(("X-One", "1"), ("x-two", " 2 "), ("X-ONE", "3")))
 
     server = serve(script)
@@ -550,7 +550,7 @@ def test_F17_reset(fetch, serve):
     server = serve(script)
     targets = ["/fin-in-body", "/ok", "/rst-in-body", "/fin-in-head", "/fin-in-chunks"]
     urls = [server.url(t) for t in targets]
-    run = fetch(*urls)
+    run = fetch("--timeout", "5", *urls)
     check_lines("F17 ERROR reset", run, [line(url, b"/ok") if t == "/ok" else error(url, "reset")
                                          for url, t in zip(urls, targets, strict=True)], 1)
 

@@ -58,6 +58,15 @@ class Target:
         """Where a connection goes: requests to the same origin may share one (keep-alive)."""
         return self.host, self.port
 
+    @property
+    def request_url(self) -> str:
+        """The URL as a framework's client should be given it: no fragment, and a path always.
+
+        Twisted's Agent, given ``http://host:port?q=1``, asks for the target ``?q=1``, which is not a
+        valid request-target (RFC 9112 3.2.1: an origin-form starts with ``/``); this form avoids it.
+        """
+        return f"http://{self.host_header}{self.target}"
+
 
 def parse_url(url: str) -> Target | None:
     """Split a URL into a Target, or None if it is not an absolute ``http://`` URL (``bad-url``).
@@ -164,6 +173,8 @@ class Results:
         self._line(index, json_error_line(url, kind, elapsed) if self.as_json else error_line(url, kind))
 
     def _line(self, index: int, line: str) -> None:
+        if self.signal is not None:
+            return  # interrupted: a request torn down by the stop is unfinished, not failed
         self.done += 1
         if index != self.printed:
             self.waiting[index] = line
