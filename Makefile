@@ -9,7 +9,7 @@ ARGS ?=
 # Workers for the suite: most tests wait on sockets, so more workers than cores pays off.
 JOBS ?= 4
 
-.PHONY: run test test-full lint conformance bench bench-readme bench-tools compare clean
+.PHONY: run test test-full lint conformance bench bench-readme bench-tools compare mutants clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,19 @@ bench: $(STAMP)
 bench-readme: $(STAMP)
 	$(BIN)/python -m netrosetta.bench.report bench-results
 
+# Plant each bug of tests/mutants/catalogue.py in a copy of the tree and see whether the suite
+# catches it (slow: about half a minute a mutant); the report goes to docs/mutants.md.
+mutants: $(STAMP)
+	$(BIN)/python tests/mutants/run.py $(ARGS)
+
 compare: $(STAMP)
 	$(BIN)/netrosetta compare --all $(ARGS)
+
+# What each framework does for SPEC section U by itself: the U clauses against each framework's URL echo
+# with its hardening off and on, recorded in docs/hardening/ (table.json, table.md) for the urlecho page.
+.PHONY: hardening
+hardening: $(STAMP)
+	$(BIN)/python -m netrosetta.hardening $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench-results conformance-results compare-results

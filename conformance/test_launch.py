@@ -217,6 +217,7 @@ BAD_COMMAND_LINES = [
     ("unknown behaviour", ("no-such-behaviour", "--port", "0")),
     ("port not a number", ("echo", "--port", "eighty")),
     ("port out of range", ("echo", "--port", "70000")),
+    ("port one past the range", ("echo", "--port", "65536")),
     ("negative port", ("echo", "--port", "-1")),
     ("unknown option", ("echo", "--port", "0", "--no-such-option")),
     ("--port given to multiport", ("multiport", "--port", "0")),

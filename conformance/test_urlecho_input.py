@@ -365,7 +365,8 @@ def test_U15_3_content_length_and_transfer_encoding(server):
     smuggled = b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: suite\r\n\r\n"
     cases = [_body_then([("Content-Length", str(len(smuggled))), ("Transfer-Encoding", "chunked")], smuggled),
              _body_then([("Transfer-Encoding", "chunked"), ("Content-Length", "3")], smuggled),
-             _body_then([("Content-Length", "5"), ("Transfer-Encoding", "identity")], b"hello")]
+             _body_then([("Content-Length", "5"), ("Transfer-Encoding", "identity")], b"hello"),
+             _body_then([("Transfer-Encoding", "identity"), ("Content-Length", "5")], b"hello")]
     _errors(server, cases, 400, "U15.3 Content-Length and Transfer-Encoding: 400, then close")
 
 

@@ -18,7 +18,7 @@ HIGH_WATER = 1024 * 1024
 # ...and read again once it has drained below this.
 LOW_WATER = 256 * 1024
 # Read as much as the kernel holds: under a stream, each system call and each round of the loop
-# costs more than the bytes it moves (1 MiB streamed at 0.81x uvloop's CPU per MiB, 256 KiB 0.72x).
+# costs more than the bytes it moves, so fewer, larger reads win (docs/bench has the figures).
 READ_SIZE = 1024 * 1024
 # Every read lands in this one buffer, shared by all clients: the loop runs one callback at a
 # time, and each sends or copies out what it read before returning (uvloop does the same).

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+
+from tornado.ioloop import IOLoop
 
 from netrosetta.launch import Config, UsageError, cannot_listen, ready
 from netrosetta.registry import IMPLEMENTATIONS
@@ -28,29 +30,31 @@ def quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:
         loop.default_exception_handler(context)
 
 
-def run_loop(host: str, ports: Sequence[int], serve: Callable[[str, int], list[socket.socket]]) -> None:
-    """Run the IOLoop: serve(host, port) on every port, READY, then wait for SIGINT or SIGTERM.
+def run_loop(config: Config, serve: Callable[[IOLoop, str, int, Config], list[socket.socket]]) -> None:
+    """Run the IOLoop: serve(loop, host, port, config) on every port, READY, then until a signal.
 
-    An address in use exits 1 naming it. On a signal the coroutine returns, and asyncio.run()
+    An address in use exits 1 naming it. The signal handlers go in before READY, so a supervisor may
+    signal the server the moment it reads READY. On a signal the coroutine returns, and asyncio.run()
     cancels every connection's handle_stream; IOStream's own callback on a write it was awaiting
     would log that cancellation with a traceback, so the loop is told it is expected.
     """
 
     async def main() -> None:
+        loop = IOLoop.current()
         addresses = []
-        for port in ports:
+        for port in config.ports:
             try:
-                sockets = serve(host, port)
+                sockets = serve(loop, config.host, port, config)
             except OSError as error:
-                cannot_listen(host, port, error)
+                cannot_listen(config.host, port, error)
             addresses.append(sockets[0].getsockname()[:2])
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
+        asyncio_loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            asyncio_loop.add_signal_handler(signum, stop.set)
         ready(addresses)
         await stop.wait()
-        loop.set_exception_handler(quiet_cancellations)
+        asyncio_loop.set_exception_handler(quiet_cancellations)
 
     asyncio.run(main())
 

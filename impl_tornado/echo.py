@@ -4,6 +4,7 @@ import asyncio
 import socket
 import sys
 
+from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
@@ -43,7 +44,7 @@ class EchoServer(TCPServer):
             pass
 
 
-def serve(host: str, port: int) -> list[socket.socket]:
+def serve(loop: IOLoop, host: str, port: int, config: Config) -> list[socket.socket]:
     """Listen on host:port and give every client to an EchoServer."""
     sockets = bind_sockets(port, host, backlog=BACKLOG)
     EchoServer().add_sockets(sockets)
@@ -52,7 +53,7 @@ def serve(host: str, port: int) -> list[socket.socket]:
 
 def main(config: Config) -> None:
     """Listen, announce READY, and run the IOLoop until SIGINT or SIGTERM."""
-    run_loop(config.host, config.ports, serve)
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 import asyncio
 import contextlib
-import functools
 import socket
 import sys
 
+from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
@@ -62,16 +62,16 @@ class TaggedLineServer(TCPServer):
         last_word.close()
 
 
-def serve(server: TaggedLineServer, host: str, port: int) -> list[socket.socket]:
-    """Listen on host:port too: the one TaggedLineServer accepts on every port."""
+def serve(loop: IOLoop, host: str, port: int, config: Config) -> list[socket.socket]:
+    """Listen on host:port and give every client to a TaggedLineServer (one per port, one IOLoop)."""
     sockets = bind_sockets(port, host, backlog=BACKLOG)
-    server.add_sockets(sockets)
+    TaggedLineServer().add_sockets(sockets)
     return sockets
 
 
 def main(config: Config) -> None:
     """Listen on every port, announce READY, and run the one IOLoop until SIGINT or SIGTERM."""
-    run_loop(config.host, config.ports, functools.partial(serve, TaggedLineServer()))
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

@@ -61,14 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"netrosetta: error: unknown command {name!r}\n{_usage()}\n")
         return 2
     module_name, function, _ = SUBCOMMANDS[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        sys.stderr.write(f"netrosetta: error: {name} is not available yet\n")
-        return 2
-    return getattr(module, function)(rest)
+    return getattr(importlib.import_module(module_name), function)(rest)
 
 
 if __name__ == "__main__":

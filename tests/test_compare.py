@@ -259,6 +259,58 @@ def test_diff_errors(fake_repo, capsys, argv, status, words):
     assert err.startswith("netrosetta diff: error: ") and words in err and err.count("\n") == 1, err
 
 
+HARDENING = '"""Hardening."""\n\n\n# SPEC: U12.1\ndef harden(site, config):\n    return site\n'
+
+
+def test_diff_of_the_hardening_modules(fake_repo, capsys):
+    for impl, limit in (("twisted", "1"), ("tornado", "2")):
+        (fake_repo / f"impl_{impl}").mkdir(exist_ok=True)
+        source = HARDENING.replace("site\n", f"site  # {limit}\n")
+        (fake_repo / f"impl_{impl}" / "hardening.py").write_text(source)
+    assert compare.diff_main(["urlecho", "twisted", "tornado", "--hardening"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--- impl_twisted/hardening.py\n+++ impl_tornado/hardening.py\n@@ ")
+    assert "\n-    return site  # 1\n+    return site  # 2\n" in out
+    raw_core = GOOD.replace("import sys", "from netrosetta import rules")
+    (fake_repo / "impl_raw" / "urlecho.py").write_text(raw_core)
+    assert compare.diff_main(["urlecho", "raw", "twisted", "--hardening"]) == 1
+    assert capsys.readouterr().err == ("netrosetta diff: error: impl_raw has no hardening module: its "
+                                       "urlecho.py applies netrosetta/rules.py itself, so there is nothing "
+                                       "to switch off\n")
+    assert compare.diff_main(["echo", "twisted", "tornado", "--hardening"]) == 2
+    assert "--hardening: only urlecho has hardening modules" in capsys.readouterr().err
+
+
+def test_every_pair_of_columns_whatever_their_number():
+    """Five implementations: five columns, five hardening cells, a diff (and hardening diff) per pair."""
+    from netrosetta.compare.page import Column, highlight_lines, render_page
+    from netrosetta.compare.results import Bench, Gives, Matrix
+    from netrosetta.hardening import count_tags
+
+    names = ["a", "b", "c", "d", "e"]
+    columns, modules = [], []
+    for number, name in enumerate(names):
+        source = GOOD.replace("LIMIT = 10", f"LIMIT = {number}")
+        columns.append(Column(name, f"impl_{name}/urlecho.py", lines=highlight_lines(source),
+                              plain=source.splitlines(), sections=find_sections(source, "x.py")))
+        if name == "a":
+            modules.append(Column(name, "impl_a/hardening.py", state="none", problem="a has none"))
+            continue
+        source = HARDENING.replace("site\n", f"site  # {name}\n")
+        modules.append(Column(name, f"impl_{name}/hardening.py", lines=highlight_lines(source),
+                              plain=source.splitlines(), tags=count_tags(source), marks={4}))
+    gives = Gives("table.json", table=gives_table(names[1:]))
+    page = render_page("urlecho", columns, Matrix("m.json", problem="none"), Bench("b", problem="none"),
+                       hardening=modules, gives=gives)
+    assert 'style="--n:5"' in page
+    assert page.count('class="colhead"') == 5 and page.count('class="hcell"') == 5
+    assert page.count('<section class="diff"') == 20 and page.count('<h3 class="hardhead">') == 20
+    assert page.count("impl_b/hardening.py → impl_e/hardening.py") == 1
+    assert page.count("a has none") == 1 + 8  # its cell, and the 8 diffs it is in
+    assert page.count('<span class="l tag" data-n="4">') == 4  # each tag line picked out
+    assert '<th class="impl">e</th>' in page and "--n:3" not in page
+
+
 def test_diff_is_coloured_on_a_terminal():
     """Through the console script, with stdout a pseudo-terminal: ANSI colours; through a pipe: none."""
     command = [str(Path(sys.executable).parent / "netrosetta"), "diff", "echo", "raw", "twisted"]
@@ -314,12 +366,20 @@ PROBE = """<script>
     const box = el.getBoundingClientRect(), style = getComputedStyle(el);
     return box.width > 20 && box.height > 5 && style.visibility !== 'hidden' && style.display !== 'none';
   };
-  const report = {columns: {}, cells: {}, rows: []};
+  const report = {columns: {}, cells: {}, rows: [], hardening: {}};
   for (const head of document.querySelectorAll('.colhead')) {
     report.columns[head.dataset.impl] = visible(head);
     const cells = [...document.querySelectorAll(`.cell[data-impl="${head.dataset.impl}"]`)];
     report.cells[head.dataset.impl] = cells.filter(visible).length;
+    const hardening = document.querySelector(`.hcell[data-impl="${head.dataset.impl}"]`);
+    if (hardening) report.hardening[head.dataset.impl] = visible(hardening) ? hardening.innerText : null;
   }
+  report.hardeningRow = visible(document.getElementById('row-hardening'));
+  const gives = document.getElementById('gives');
+  report.gives = visible(gives);
+  report.givesText = gives ? gives.innerText : '';
+  report.givesCells = [...document.querySelectorAll('#gives table.gives td[class^="g-"]')].filter(visible)
+    .map(td => td.innerText);
   for (const row of document.querySelectorAll('.rowhead')) {
     // the same idea on the same row: every cell of a section starts at the same height
     const tops = [...document.querySelectorAll(`.cell[data-section="${row.id.slice(4)}"]`)]
@@ -334,8 +394,9 @@ PROBE = """<script>
   const toDiff = document.querySelector('input[name=view][value=diff]');
   if (toDiff) {
     toDiff.click();
-    report.diffShown = [...document.querySelectorAll('section.diff')].filter(visible)
-      .map(s => s.dataset.a + '/' + s.dataset.b);
+    const shown = [...document.querySelectorAll('section.diff')].filter(visible);
+    report.diffShown = shown.map(s => s.dataset.a + '/' + s.dataset.b);
+    report.hardeningInDiff = shown.map(s => s.querySelector('.hardhead')).filter(visible).length;
     report.gridHiddenInDiff = !visible(document.getElementById('columns'));
     document.querySelector('input[name=view][value=columns]').click();  // as the reader found it
   }
@@ -407,9 +468,47 @@ def pages(tmp_path_factory) -> Path:
     bench.mkdir()
     (bench / "run.json").write_text(json.dumps({"results": [
         {"behaviour": "echo", "impl": "raw", "requests_per_second": 12345.6}]}))
-    status = compare.main(["--all", "--out", str(out), "--matrix", str(matrix), "--bench", str(bench)])
+    gives = out / "table.json"
+    gives.write_text(json.dumps(gives_table(FRAMEWORKS)))
+    status = compare.main(["--all", "--out", str(out), "--matrix", str(matrix), "--bench", str(bench),
+                           "--hardening-table", str(gives)])
     assert status == 0
     return out
+
+
+# The columns of the "what each framework gives you" table: every implementation but the one whose
+# parser is netrosetta/rules.py itself.
+FRAMEWORKS = [impl for impl in IMPLEMENTATIONS if impl != "raw"]
+
+
+def gives_table(frameworks: list[str]) -> dict:
+    """A recorded table as `make hardening` writes it: one clause each framework does by itself, one
+    our hardening adds (7 lines), one the last framework documents as a divergence."""
+    cells = []
+    for impl in frameworks:
+        cells += [{"clause": "U1.1", "framework": impl, "status": "framework", "on": "pass", "off": "pass",
+                   "lines": 0},
+                  {"clause": "U12.1", "framework": impl, "status": "hardening", "on": "pass", "off": "fail",
+                   "lines": 7, "message": "expected 400, got 200"}]
+        last = impl == frameworks[-1]
+        cells.append({"clause": "U9.2", "framework": impl, "status": "divergence" if last else "framework",
+                      "on": "divergence" if last else "pass", "off": "pass", "lines": 0,
+                      **({"reason": "a divergence the reader must see"} if last else {})})
+    file = {"lines": 10, "code": 8}
+    return {
+        "schema": "netrosetta-hardening/1", "generated": "2026-12-01T00:00:00+00:00",
+        "frameworks": frameworks,
+        "runs": [{"hardening": "on", "pytest_status": 0, "seconds": 40.0, "command": "pytest"},
+                 {"hardening": "off", "pytest_status": 1, "seconds": 50.0, "command": "pytest"}],
+        "clauses": [{"id": "U1.1", "title": "Answered 200."}, {"id": "U9.2", "title": "HTTP/1.x."},
+                    {"id": "U12.1", "title": "Host required."}],
+        "cells": cells,
+        "tags": {impl: {"path": f"impl_{impl}/hardening.py", "clauses": {"U12.1": 7},
+                        "definitions": {"U12.1": ["HostCheck"]}} for impl in frameworks},
+        "totals": {impl: {"core": {"path": f"impl_{impl}/urlecho.py", **file},
+                          "hardening": {"path": f"impl_{impl}/hardening.py", **file, "tagged": 7}}
+                   for impl in frameworks},
+    }
 
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS)
@@ -427,9 +526,23 @@ def test_page_in_a_real_browser(pages, behaviour, tmp_path):
     if behaviour == "echo":
         assert "a reason the reader must see" in report["matrixText"]
         assert "requests_per_second" in source
+    if behaviour == "urlecho":
+        # Below the cores, every implementation's hardening module, or a line saying why it has none.
+        assert report["hardeningRow"]
+        assert set(report["hardening"]) == set(IMPLEMENTATIONS) and all(report["hardening"].values())
+        assert "netrosetta/rules.py" in report["hardening"]["raw"]
+        assert report["gives"] and "What each framework gives you" in report["givesText"]
+        n = len(FRAMEWORKS)
+        assert report["givesCells"] == (["framework"] * n  # U1.1, then U9.2 and U12.1
+                                        + ["framework"] * (n - 1) + ["divergence1"]
+                                        + ["hardening (7 lines)"] * n)
+        assert "a divergence the reader must see" in report["givesText"]
+    else:
+        assert not report["hardening"] and not report["hardeningRow"] and not report["gives"]
     written = [c.impl for c in collect(REPO, behaviour) if c.state != "missing"]
     if len(written) >= 2:
         assert report["diffShown"] == [f"{written[0]}/{written[1]}"] and report["gridHiddenInDiff"]
+        assert report["hardeningInDiff"] == (behaviour == "urlecho")
 
 
 def test_index_in_a_real_browser(pages, tmp_path):

@@ -1,20 +1,25 @@
 """``netrosetta compare`` and ``netrosetta diff``: read the implementations of a behaviour side by side.
 
     netrosetta compare BEHAVIOUR [--out DIR] [--open [--port N]] [--matrix FILE] [--bench DIR]
+                                 [--hardening-table FILE]
     netrosetta compare --all [...]
-    netrosetta diff BEHAVIOUR A B [--color auto|always|never]
+    netrosetta diff BEHAVIOUR A B [--hardening] [--color auto|always|never]
 
 ``compare`` writes one self-contained HTML page per behaviour (``--all``: every behaviour and an
 index) to DIR (default ``compare-results``) and prints each path. The code of each implementation
 sits in a column, cut into the sections of the skeleton every behaviour file follows (see
 netrosetta/compare/sections.py), beside the conformance matrix (default
 ``conformance-results/matrix.json``), the benchmark figures (default ``bench-results/*.json``) and
-the line counts. ``--open`` then serves DIR on 127.0.0.1 (``--port``, default any free port) and
-prints the URL until Ctrl-C. Exit status: 0; 1 if a file does not follow the skeleton (its column
-says why, and so does stderr) or the port can't be bound; 2 for a bad command line.
+the line counts. The urlecho page also shows each framework's hardening module
+(impl_X/hardening.py) below the cores and, first, the "what each framework gives you" table that
+``make hardening`` records (``--hardening-table``, default docs/hardening/table.json; see
+netrosetta/hardening.py). ``--open`` then serves DIR on 127.0.0.1 (``--port``, default any free
+port) and prints the URL until Ctrl-C. Exit status: 0; 1 if a file does not follow the skeleton
+(its column says why, and so does stderr) or the port can't be bound; 2 for a bad command line.
 
-``diff`` prints the unified diff of two implementations' files, coloured when stdout is a terminal;
-its exit status is 0 whether or not the files differ.
+``diff`` prints the unified diff of two implementations' files (``--hardening``: of their hardening
+modules instead), coloured when stdout is a terminal; its exit status is 0 whether or not the files
+differ, 1 if a file is not there.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_OUT = "compare-results"
 DEFAULT_MATRIX = "conformance-results/matrix.json"
 DEFAULT_BENCH = "bench-results"
+DEFAULT_GIVES = "docs/hardening/table.json"  # under the repository: it is recorded and committed
 
 
 class UsageError(Exception):
@@ -62,6 +68,8 @@ def _compare_parser() -> argparse.ArgumentParser:
     parser.add_argument("--matrix", default=DEFAULT_MATRIX,
                         help=f"conformance matrix (default {DEFAULT_MATRIX})")
     parser.add_argument("--bench", default=DEFAULT_BENCH, help=f"benchmark results (default {DEFAULT_BENCH})")
+    parser.add_argument("--hardening-table", metavar="FILE",
+                        help=f"the table `make hardening` records (default {DEFAULT_GIVES})")
     return parser
 
 
@@ -72,10 +80,12 @@ def _check_behaviour(name: str) -> str:
 
 
 def build(behaviours: Sequence[str], out: Path, matrix_path: Path, bench_dir: Path,
-          index: bool) -> tuple[list[Path], list[str]]:
+          index: bool, gives_path: Path | None = None) -> tuple[list[Path], list[str]]:
     """Write the pages; return their paths (index first) and the convention problems found."""
-    from netrosetta.compare.page import collect, render_index, render_page
-    from netrosetta.compare.results import load_bench, load_matrix
+    # Imported here, not at the top (netrosetta.hardening imports this package's counts).
+    from netrosetta.compare.page import collect, collect_hardening, render_index, render_page
+    from netrosetta.compare.results import load_bench, load_gives, load_matrix
+    from netrosetta.hardening import BEHAVIOUR as HARDENED
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -85,8 +95,12 @@ def build(behaviours: Sequence[str], out: Path, matrix_path: Path, bench_dir: Pa
         columns = collect(ROOT, behaviour)
         problems += [c.problem for c in columns if c.state == "broken"]
         matrix = load_matrix(matrix_path, behaviour)
+        hardening = gives = None
+        if behaviour == HARDENED:
+            hardening = collect_hardening(ROOT)
+            gives = load_gives(gives_path or ROOT / DEFAULT_GIVES, ROOT)
         html = render_page(behaviour, columns, matrix, load_bench(bench_dir, behaviour),
-                           list(behaviours) if index else None)
+                           list(behaviours) if index else None, hardening, gives)
         page = out / f"{behaviour}.html"
         page.write_text(html, encoding="utf-8")
         written.append(page)
@@ -134,7 +148,8 @@ def main(argv: Sequence[str]) -> int:
         return 2
     out = Path(args.out)
     try:
-        written, problems = build(behaviours, out, Path(args.matrix), Path(args.bench), args.all)
+        gives = Path(args.hardening_table) if args.hardening_table else None
+        written, problems = build(behaviours, out, Path(args.matrix), Path(args.bench), args.all, gives)
     except OSError as error:
         sys.stderr.write(f"netrosetta compare: error: cannot write to {out}: {error.strerror or error}\n")
         return 1
@@ -153,20 +168,30 @@ def _diff_parser() -> argparse.ArgumentParser:
     parser.add_argument("behaviour", metavar="BEHAVIOUR", help=", ".join(BEHAVIOURS))
     parser.add_argument("a", metavar="A", help=", ".join(IMPLEMENTATIONS))
     parser.add_argument("b", metavar="B", help=", ".join(IMPLEMENTATIONS))
+    parser.add_argument("--hardening", action="store_true",
+                        help="diff the hardening modules (impl_X/hardening.py) instead of the "
+                             "behaviour files")
     parser.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                         help="colour the diff (default: when stdout is a terminal)")
     parser.add_argument("-U", "--unified", type=int, default=3, metavar="N", help="lines of context")
     return parser
 
 
-def unified_diff(behaviour: str, a: str, b: str, context: int = 3) -> str:
-    """The unified diff of impl_A/BEHAVIOUR.py and impl_B/BEHAVIOUR.py, labelled with those paths."""
-    files = [f"impl_{impl}/{behaviour}.py" for impl in (a, b)]
+def unified_diff(behaviour: str, a: str, b: str, context: int = 3, hardening: bool = False) -> str:
+    """The unified diff of impl_A/BEHAVIOUR.py and impl_B/BEHAVIOUR.py (``hardening``: of
+    impl_A/hardening.py and impl_B/hardening.py), labelled with those paths."""
+    from netrosetta.hardening import hardening_path, without_hardening
+
+    if hardening:
+        paths = [hardening_path(ROOT, impl) for impl in (a, b)]
+    else:
+        paths = [ROOT / f"impl_{impl}" / f"{behaviour}.py" for impl in (a, b)]
+    files = [path.relative_to(ROOT).as_posix() for path in paths]
     texts = []
-    for name in files:
-        path = ROOT / name
+    for impl, name, path in zip((a, b), files, paths, strict=True):
         if not path.is_file():
-            raise FileNotFoundError(f"{name} is not written yet")
+            why = without_hardening(ROOT, impl) if hardening else f"{name} is not written yet"
+            raise FileNotFoundError(why)
         texts.append(path.read_text(encoding="utf-8").splitlines(keepends=True))
     lines = difflib.unified_diff(texts[0], texts[1], files[0], files[1], n=context)
     # A file without a final newline would glue its last line to the next one.
@@ -185,11 +210,15 @@ def diff_main(argv: Sequence[str]) -> int:
                 raise UsageError(f"unknown implementation {impl!r} (choose from {choices})")
         if args.unified < 0:
             raise UsageError("-U must be 0 or more")
+        from netrosetta.hardening import BEHAVIOUR as HARDENED
+
+        if args.hardening and args.behaviour != HARDENED:
+            raise UsageError(f"--hardening: only {HARDENED} has hardening modules (impl_X/hardening.py)")
     except UsageError as error:
         sys.stderr.write(f"netrosetta diff: error: {error}\n")
         return 2
     try:
-        text = unified_diff(args.behaviour, args.a, args.b, args.unified)
+        text = unified_diff(args.behaviour, args.a, args.b, args.unified, args.hardening)
     except (FileNotFoundError, OSError) as error:
         sys.stderr.write(f"netrosetta diff: error: {error}\n")
         return 1

@@ -48,8 +48,8 @@ class Counts:
         return total + sum(m.total for m in self.shared), code + sum(m.code for m in self.shared)
 
 
-def count_lines(source: str, path: str = "") -> Lines:
-    """Total lines and code lines of one module's source."""
+def code_lines(source: str) -> set[int]:
+    """The numbers of the lines of ``source`` that hold code (not blank, comment or docstring)."""
     prose: set[int] = set()
     try:
         tree = ast.parse(source)
@@ -71,7 +71,12 @@ def count_lines(source: str, path: str = "") -> Lines:
     except (tokenize.TokenError, SyntaxError):
         code = {n for n, line in enumerate(source.splitlines(), 1)
                 if line.strip() and not line.lstrip().startswith("#")}
-    return Lines(path, len(source.splitlines()), len(code - prose))
+    return code - prose
+
+
+def count_lines(source: str, path: str = "") -> Lines:
+    """Total lines and code lines of one module's source."""
+    return Lines(path, len(source.splitlines()), len(code_lines(source)))
 
 
 def _module_file(root: Path, module: str) -> Path | None:

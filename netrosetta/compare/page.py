@@ -19,8 +19,17 @@ from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES
 
 from netrosetta.compare.counts import Counts, Lines, count_implementation
-from netrosetta.compare.results import Bench, Matrix
+from netrosetta.compare.results import Bench, Gives, Matrix
 from netrosetta.compare.sections import SECTIONS, ConventionError, Section, find_sections
+from netrosetta.hardening import (
+    HARDENING_SWITCH,
+    Tags,
+    cell_text,
+    count_tags,
+    hardening_path,
+    summary,
+    without_hardening,
+)
 from netrosetta.registry import BEHAVIOURS
 from netrosetta.registry import IMPLEMENTATIONS as REGISTRY
 
@@ -36,12 +45,14 @@ class Column:
 
     impl: str
     path: str  # relative to the repository root
-    state: str = "ok"  # ok, missing (not written yet) or broken (does not follow the skeleton)
+    state: str = "ok"  # ok, missing (not written yet), broken (does not follow the skeleton), none
     problem: str = ""
     lines: list[str] = field(default_factory=list)  # highlighted HTML, one per source line
     plain: list[str] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     counts: Counts | None = None
+    tags: Tags | None = None  # for a hardening module: its clause tags
+    marks: set[int] = field(default_factory=set)  # lines to pick out: the `# SPEC:` tags
 
 
 def highlight_lines(source: str) -> list[str]:
@@ -83,11 +94,30 @@ def collect(root: Path, behaviour: str) -> list[Column]:
     return columns
 
 
+def collect_hardening(root: Path) -> list[Column]:
+    """Each implementation's hardening module (impl_X/hardening.py) with its clause tags, or why none."""
+    columns = []
+    for impl in IMPLEMENTATIONS:
+        path = hardening_path(root, impl)
+        column = Column(impl, path.relative_to(root).as_posix())
+        columns.append(column)
+        if not path.is_file():
+            column.state = "none"
+            column.problem = without_hardening(root, impl)
+            continue
+        source = path.read_text(encoding="utf-8")
+        column.plain = source.splitlines()
+        column.lines = highlight_lines(source)
+        column.tags = count_tags(source, column.path)
+        column.marks = {line for definition in column.tags.definitions for line in definition.lines}
+    return columns
+
+
 # -- pieces of HTML ----------------------------------------------------------------------------
 
 def _code(column: Column, start: int, end: int) -> str:
-    rows = [f'<span class="l" data-n="{n}">{column.lines[n - 1] or " "}</span>'
-            for n in range(start, end + 1)]
+    rows = [f'<span class="l{" tag" if n in column.marks else ""}" data-n="{n}">{column.lines[n - 1] or " "}'
+            "</span>" for n in range(start, end + 1)]
     return '<pre class="hl">' + "".join(rows) + "</pre>"
 
 
@@ -184,6 +214,99 @@ def render_matrix(matrix: Matrix) -> str:
     return "".join(parts)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def render_gives(gives: Gives) -> str:
+    """What each framework gives you: per U clause and framework, the framework's own work, our
+    hardening's (with the lines it costs) or a documented divergence, from `make hardening`'s run."""
+    title = "<h2>What each framework gives you</h2>"
+    if gives.table is None:
+        problem = escape(gives.problem)
+        return f'<section class="card" id="gives">{title}<p class="missing">{problem}</p></section>'
+    table = gives.table
+    names = list(table["frameworks"])
+    grid = {(c["clause"], c["framework"]): c for c in table["cells"]}
+    counts = summary(table)
+    totals = table["totals"]
+    parts = [f'<section class="card" id="gives">{title}']
+    if gives.stale:
+        items = "".join(f"<li>{escape(problem)}</li>" for problem in gives.stale)
+        parts.append(f'<div class="broken">The recorded table no longer matches the code: run '
+                     f'<code>make hardening</code>.<ul>{items}</ul></div>')
+    head = "<tr><th></th>" + "".join(f"<th>{escape(n)}</th>" for n in names) + "</tr>"
+
+    def total(label: str, value: object) -> str:
+        return f"<tr><th>{label}</th>" + "".join(f"<td>{value(n)}</td>" for n in names) + "</tr>"
+
+    rows = [
+        total("done by the framework", lambda n: _plural(counts[n]["framework"], "clause")),
+        total("added by our hardening", lambda n: f'{_plural(counts[n]["hardening"], "clause")}, '
+              f'{_plural(totals[n]["hardening"]["tagged"], "line")} of code'),
+        total("documented divergence", lambda n: _plural(counts[n]["divergence"], "clause")),
+    ]
+    if any(counts[n]["fail"] or counts[n]["not run"] for n in names):
+        rows.append(total("failing or not run", lambda n: counts[n]["fail"] + counts[n]["not run"]))
+    rows += [
+        total("core", lambda n: f'<code>{escape(totals[n]["core"]["path"].rsplit("/", 1)[-1])}</code> '
+              f'{_lines((totals[n]["core"]["lines"], totals[n]["core"]["code"]))}'),
+        total("hardening", lambda n: f'<code>{escape(totals[n]["hardening"]["path"].rsplit("/", 1)[-1])}'
+              f'</code> {_lines((totals[n]["hardening"]["lines"], totals[n]["hardening"]["code"]))}'),
+    ]
+    parts.append(f'<table class="data totals">{head}{"".join(rows)}</table>')
+    notes: list[str] = []
+    body = []
+    for clause in table["clauses"]:
+        cid, sentence = clause["id"], clause.get("title", "")
+        cells = []
+        for name in names:
+            cell = grid.get((cid, name))
+            if cell is None:
+                cells.append('<td class="g-notrun">·</td>')
+                continue
+            text = escape(cell_text(cell))
+            tip = ""
+            if cell["status"] == "hardening":
+                where = ", ".join(table["tags"].get(name, {}).get("definitions", {}).get(cid, []))
+                tip = f"tagged: {where}" if where else ""
+                if cell.get("message"):
+                    tip += f"\nwith the hardening off:\n{cell['message']}"
+            elif cell["status"] == "divergence":
+                reason = escape(cell.get("reason", ""))
+                notes.append(f"<li><b>{escape(cid)}</b> {escape(name)}: {reason}</li>")
+                text += f"<sup>{len(notes)}</sup>"
+                tip = cell.get("reason", "")
+            elif cell["status"] == "fail":
+                tip = cell.get("message", "")
+            if cell.get("retried"):
+                tip += f"\nsecond try: {cell['retried']}"
+            css = "g-" + cell["status"].replace(" ", "")
+            cells.append(f'<td class="{css}" title="{escape(tip.strip()[-1500:])}">{text}</td>')
+        body.append(f'<tr><th class="clause">{escape(cid)}</th><td class="req" title="{escape(sentence)}">'
+                    f'{escape(sentence)}</td>{"".join(cells)}</tr>')
+    parts.append('<div class="scroll"><table class="matrix gives"><thead><tr><th>clause</th>'
+                 "<th>requirement</th>" + "".join(f'<th class="impl">{escape(n)}</th>' for n in names)
+                 + f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+    seconds = ", ".join(f"hardening {r['hardening']} {r['seconds']:.0f} s" for r in table.get("runs", [])
+                        if not r.get("retry"))
+    parts.append(
+        '<p class="note"><span class="g-framework">framework</span>: passes with the hardening off, the '
+        'framework does it · <span class="g-hardening">hardening (N lines)</span>: fails with the hardening '
+        "off, passes with it on; N lines of code of impl_X/hardening.py carry a <code># SPEC:</code> tag "
+        "naming that clause (a definition serving several clauses counts for each) · "
+        '<span class="g-divergence">divergence</span>: documented in conformance/divergences.py · '
+        f'<span class="g-fail">fail</span>: fails even with the hardening on. From {escape(gives.source)}, '
+        f"<code>make hardening</code>, {escape(str(table.get('generated', '')))} ({escape(seconds)}): the U "
+        f"clauses run against each framework's URL echo with <code>{HARDENING_SWITCH}=off</code> and "
+        "without. An implementation with no hardening module has no column; the hardening row below "
+        "says why.</p>")
+    if notes:
+        parts.append(f'<h3>Divergences</h3><ol class="reasons">{"".join(notes)}</ol>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
@@ -217,8 +340,9 @@ def render_bench(bench: Bench) -> str:
     return "".join(parts)
 
 
-def render_columns(columns: list[Column]) -> str:
-    """The aligned view: one row per section, one column per implementation."""
+def render_columns(columns: list[Column], hardening: list[Column] | None = None) -> str:
+    """The aligned view: one row per section, one column per implementation; then, for a behaviour
+    with hardening modules, one more row holding each implementation's whole hardening module."""
     out = [f'<main id="columns" class="grid" style="--n:{len(columns)}">']
     for column in columns:
         badge = {"missing": "not written yet", "broken": "breaks the skeleton"}.get(column.state, "")
@@ -247,6 +371,22 @@ def render_columns(columns: list[Column]) -> str:
             names = ", ".join(section.names) if key in ("constants", "handling", "setup") else ""
             label = f'<div class="names">{escape(names)}</div>' if names else ""
             out.append(f"<div {attrs}>{label}{_code(column, section.start, section.end)}</div>")
+    if hardening:
+        out.append('<h2 class="hardhead" id="row-hardening">Hardening: what each framework needs on top '
+                   "of its core to meet SPEC section U, and where it lets you intercept "
+                   '<span class="dim">(<span class="tagmark"># SPEC:</span> lines name the clauses the '
+                   "definition below them serves)</span></h2>")
+        for column in hardening:
+            attrs = f'class="hcell" data-impl="{column.impl}"'
+            if column.state != "ok":
+                out.append(f'<div {attrs}><p class="dim">{escape(column.problem)}</p></div>')
+                continue
+            tags = column.tags
+            about = (f"<code>{escape(column.path)}</code>: {_plural(tags.code, 'line')} of code, "
+                     f"{tags.tagged} tagged with {_plural(len(tags.clauses), 'clause')}")
+            problems = "".join(f'<p class="broken">{escape(problem)}</p>' for problem in tags.problems)
+            out.append(f'<div {attrs}><div class="names">{about}</div>{problems}'
+                       f"{_code(column, 1, len(column.lines))}</div>")
     out.append("</main>")
     return "".join(out)
 
@@ -273,20 +413,33 @@ def _diff_rows(a: Column, b: Column) -> tuple[str, int, int]:
     return "".join(rows), removed, added
 
 
-def render_diffs(columns: list[Column]) -> str:
-    """Every ordered pair of written files as a line-level diff; the script shows the chosen one."""
-    written = [c for c in columns if c.state != "missing"]
-    out = ['<main id="diff" hidden><p id="diff-none" class="missing" hidden>Pick two different '
-           "implementations that are written.</p>"]
-    for a, b in itertools.permutations(written, 2):
-        rows, removed, added = _diff_rows(a, b)
-        out.append(
-            f'<section class="diff" data-a="{a.impl}" data-b="{b.impl}" hidden>'
-            f'<p class="note">{escape(a.path)} → {escape(b.path)}: <span class="minus">−{removed}</span> '
+def _diff_table(a: Column, b: Column) -> str:
+    rows, removed, added = _diff_rows(a, b)
+    return (f'<p class="note">{escape(a.path)} → {escape(b.path)}: <span class="minus">−{removed}</span> '
             f'<span class="plus">+{added}</span> lines</p>'
             '<table class="difftable"><colgroup><col class="n"><col><col class="n"><col></colgroup>'
             f'<tr><th colspan="2">{escape(a.path)}</th>'
-            f'<th colspan="2">{escape(b.path)}</th></tr>{rows}</table></section>')
+            f'<th colspan="2">{escape(b.path)}</th></tr>{rows}</table>')
+
+
+def render_diffs(columns: list[Column], hardening: list[Column] | None = None) -> str:
+    """Every ordered pair of written files as a line-level diff, and of their hardening modules if the
+    behaviour has some; the script shows the chosen pair."""
+    written = [c for c in columns if c.state != "missing"]
+    modules = {c.impl: c for c in hardening or []}
+    out = ['<main id="diff" hidden><p id="diff-none" class="missing" hidden>Pick two different '
+           "implementations that are written.</p>"]
+    for a, b in itertools.permutations(written, 2):
+        out.append(f'<section class="diff" data-a="{a.impl}" data-b="{b.impl}" hidden>{_diff_table(a, b)}')
+        if hardening:
+            out.append('<h3 class="hardhead">Hardening</h3>')
+            pair = [modules[a.impl], modules[b.impl]]
+            if all(m.state == "ok" for m in pair):
+                out.append(_diff_table(*pair))
+            for module in pair:
+                if module.state != "ok":
+                    out.append(f'<p class="dim">{escape(module.problem)}</p>')
+        out.append("</section>")
     out.append("</main>")
     return "".join(out)
 
@@ -350,7 +503,7 @@ code, pre, .variant { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Cons
 .facts { display: flex; flex-wrap: wrap; gap: 12px; padding: 8px 20px; align-items: flex-start; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; background: #fff;
         flex: 1 1 420px; max-width: 100%; overflow-x: auto; }
-#matrix { flex: 1 1 780px; }
+#matrix, #gives { flex: 1 1 780px; }
 .side { flex: 1 1 560px; display: flex; flex-direction: column; gap: 12px; min-width: 0; }
 .side .card { flex: none; }
 .card h2 { font-size: 15px; margin: 0 0 6px; }
@@ -413,6 +566,23 @@ tr.del td:nth-child(2), tr.chg td:nth-child(2) { background: #ffebe9; }
 tr.ins td:nth-child(4), tr.chg td:nth-child(4) { background: #dafbe1; }
 tr.ins td:nth-child(2), tr.del td:nth-child(4) { background: #f6f8fa; }
 .minus { color: #82071e; } .plus { color: #116329; }
+.g-framework { background: #dafbe1; color: #116329; }
+.g-hardening { background: #ddf4ff; color: #0550ae; font-weight: 600; }
+.g-divergence { background: #fff8c5; color: #7d4e00; }
+.g-fail { background: #ffebe9; color: #82071e; font-weight: bold; }
+.g-notrun { color: var(--dim); }
+.note [class^="g-"] { padding: 0 3px; border-radius: 3px; }
+table.gives td { white-space: nowrap; padding: 2px 8px; }
+table.gives td.req { text-align: left; max-width: 34em; overflow: hidden; text-overflow: ellipsis;
+                     color: var(--dim); }
+table.gives thead th { top: 0; }
+table.totals td { white-space: nowrap; }
+#gives .broken ul { margin: 4px 0; font-size: 12px; }
+.hardhead { grid-column: 1 / -1; font-size: 13px; margin: 24px 0 4px; padding: 2px 6px;
+            background: var(--soft); border-left: 3px solid #bf8700; }
+.hcell { min-width: 0; }
+.hcell > p { margin: 4px 0; }
+pre.hl .l.tag, .tagmark { background: #fff8c5; }
 """
 
 
@@ -434,13 +604,19 @@ def _nav(behaviours: list[str] | None, current: str | None) -> str:
 
 
 def render_page(behaviour: str, columns: list[Column], matrix: Matrix, bench: Bench,
-                behaviours: list[str] | None = None) -> str:
-    """The page of one behaviour. ``behaviours``: the pages to link to (with --all)."""
+                behaviours: list[str] | None = None, hardening: list[Column] | None = None,
+                gives: Gives | None = None) -> str:
+    """The page of one behaviour. ``behaviours``: the pages to link to (with --all); ``hardening``
+    and ``gives``: the hardening modules and the recorded table, for the behaviour that has them."""
     header = (f"<header><h1>netrosetta · {escape(behaviour)}<small>{escape(ABOUT.get(behaviour, ''))}"
               f"</small></h1>{_nav(behaviours, behaviour)}</header>")
     side = f'<div class="side">{render_counts(columns)}{render_bench(bench)}</div>'
-    facts = f'<div class="facts">{render_matrix(matrix)}{side}</div>'
-    body = header + facts + _toolbar(columns) + render_columns(columns) + render_diffs(columns)
+    if gives is not None:  # the finding readers come for, first
+        facts = f'<div class="facts">{render_gives(gives)}{side}{render_matrix(matrix)}</div>'
+    else:
+        facts = f'<div class="facts">{render_matrix(matrix)}{side}</div>'
+    body = (header + facts + _toolbar(columns) + render_columns(columns, hardening)
+            + render_diffs(columns, hardening))
     return _document(f"netrosetta · {behaviour}", body, SCRIPT)
 
 
@@ -464,7 +640,8 @@ def render_index(pages: list[tuple[str, list[Column], Matrix]]) -> str:
             cells.append(f"<td>{text}</td>")
         rows.append(f'<tr><th><a href="{behaviour}.html">{behaviour}</a><br><span class="dim">'
                     f"{escape(ABOUT.get(behaviour, ''))}</span></th>{''.join(cells)}</tr>")
-    body = ("<header><h1>netrosetta<small>the same servers, three ways, side by side</small></h1></header>"
+    ways = f"{len(IMPLEMENTATIONS)} ways"
+    body = (f"<header><h1>netrosetta<small>the same servers, {ways}, side by side</small></h1></header>"
             f'<div class="facts"><section class="card" id="index"><table class="data">{head}{"".join(rows)}'
             '</table><p class="note">Lines of each behaviour file; conformance cells of all its variants.'
             "</p></section></div>")

@@ -1,7 +1,8 @@
 """Reading the results shown beside the code: the conformance matrix and the benchmark files.
 
-Both are optional: a page says plainly when a result file is absent or unreadable, and never
-shows figures it could not read.
+All are optional: a page says plainly when a result file is absent or unreadable, and never
+shows figures it could not read. The urlecho page also reads the recorded "what each framework gives
+you" table (docs/hardening/table.json, written by `make hardening`, see netrosetta/hardening.py).
 """
 
 from __future__ import annotations
@@ -199,3 +200,33 @@ def load_bench(directory: Path, behaviour: str) -> Bench:
     if not bench.tables:
         bench.problem = f"the benchmark results in {directory} have no figures for {behaviour}"
     return bench
+
+
+@dataclass
+class Gives:
+    """The recorded framework / hardening / divergence table, or why there is none (``problem``);
+    ``stale`` says where it no longer matches the hardening modules' clause tags."""
+
+    source: str
+    problem: str = ""
+    table: dict | None = None
+    stale: list[str] = field(default_factory=list)
+
+
+def load_gives(path: Path, root: Path) -> Gives:
+    """The table recorded at ``path``, checked against the hardening modules under ``root``."""
+    from netrosetta.hardening import check, load_table
+
+    where, home = path.resolve(), root.resolve()
+    shown = where.relative_to(home) if where.is_relative_to(home) else path
+    gives = Gives(str(shown))
+    if not path.is_file():
+        gives.problem = f"no recorded table ({shown} not found): run `make hardening`"
+        return gives
+    try:
+        gives.table = load_table(path)
+        gives.stale = check(root, gives.table)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        gives.table = None
+        gives.problem = f"{shown} is not a hardening table ({type(error).__name__}: {error})"
+    return gives

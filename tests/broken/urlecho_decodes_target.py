@@ -13,9 +13,9 @@ from _urlecho import UrlEchoProtocol, add_options
 class DecodingUrlEchoProtocol(UrlEchoProtocol):
     """URL echo that answers with the decoded target."""
 
-    def echoed(self, target: bytes) -> bytes:
+    def echoed(self, target: str) -> str:
         # THE FLAW: the target must be echoed exactly as it appeared in the request line.
-        return unquote_to_bytes(target)
+        return unquote_to_bytes(target).decode("latin-1")
 
 
 if __name__ == "__main__":
