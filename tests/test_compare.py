@@ -117,7 +117,7 @@ BROKEN = [
     (lambda s: s.replace("\n\ndef serve(", "\n\nimport os\n\n\ndef serve(", 1),
      "line 27: an import (Imports) comes after Connection / request handling"),
     (lambda s: s.replace("\n\ndef main(", "\n\nclass Late:\n    pass\n\n\ndef main(", 1),
-     "class Late (Connection / request handling) comes after Server set-up"),
+     "class Late (Connection / request handling) comes after Set-up"),
     (lambda s: s.replace("LIMIT = 10", "print('hello')", 1),
      "line 8: a top-level Expr statement has no place"),
     (lambda s: s.replace("def helper() -> None:", "def helper( -> None:", 1), "not valid Python"),
