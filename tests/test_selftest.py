@@ -2,9 +2,13 @@
 
 Every row of BROKEN names a script in tests/broken/, the behaviour it serves, and the set of clause
 ids its one flaw breaks. The row runs that behaviour's test files, conformance/test_<behaviour>*.py,
-against the script through ``--server-cmd`` with ``--matrix-json``, and compares the clauses that
-failed with the expected set. Too few means the suite misses the flaw; too many means the broken
+against the script through ``--server-cmd`` (``--client-cmd`` for a client behaviour, fetch) with
+``--matrix-json``, and compares the clauses that failed with the expected set. Too few means the suite misses the flaw; too many means the broken
 server is broken beyond its flaw, or a test checks more than its own clause.
+
+A broken fetch client subclasses ``tests/broken/_fetch.py``'s FetchClient (asyncio streams and
+h11, correct everywhere) and changes one thing; the suite runs
+``python tests/broken/<name>.py fetch [options] URL...``.
 
 To add a row (for instance one of the broken URL-echo servers):
 
@@ -33,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from netrosetta.matrix import SPEC, clause_titles
+from netrosetta.registry import BEHAVIOURS
 
 REPO = Path(__file__).resolve().parent.parent
 BROKEN_DIR = Path(__file__).resolve().parent / "broken"
@@ -57,7 +62,7 @@ class Broken:
 
 
 # Each behaviour's section of SPEC.md: every one of its clauses must have been checked.
-SECTION = {"echo": "E", "multiport": "M", "urlecho": "U"}
+SECTION = {"echo": "E", "multiport": "M", "urlecho": "U", "fetch": "F"}
 
 BROKEN = [
     Broken("echo_drops_half_close.py", "echo", {"E3"}),
@@ -69,6 +74,10 @@ BROKEN = [
     Broken("urlecho_decodes_target.py", "urlecho", {"U1.1", "U3", "U11.1", "U11.2"}),
     Broken("urlecho_smuggles.py", "urlecho", {"U15.3"}),
     Broken("urlecho_no_header_deadline.py", "urlecho", {"U18.1"}),
+    # Broken clients: the suite plays the servers (--client-cmd).
+    Broken("fetch_ignores_cap.py", "fetch", {"F12", "F13"}, workers=2),
+    Broken("fetch_no_retry.py", "fetch", {"F14", "F16.3"}, workers=2),
+    Broken("fetch_keeps_body.py", "fetch", {"F19"}, workers=2),
 ]
 
 
@@ -77,9 +86,11 @@ def run_suite(broken: Broken, json_path: Path) -> tuple[subprocess.CompletedProc
     # A behaviour's clauses may be split over several files (test_urlecho_answer.py, ...).
     files = sorted(str(path.relative_to(REPO))
                    for path in (REPO / "conformance").glob(f"test_{broken.behaviour}*.py"))
+    # A client (fetch) is given to the suite as --client-cmd, a server as --server-cmd.
+    option = "--client-cmd" if BEHAVIOURS[broken.behaviour].is_client else "--server-cmd"
     command = [sys.executable, "-m", "pytest", *files, "-q",
                "-p", "no:cacheprovider", "-n", str(broken.workers), "--maxschedchunk", "1",
-               "--server-cmd", shlex.join([sys.executable, str(BROKEN_DIR / broken.script)]),
+               option, shlex.join([sys.executable, str(BROKEN_DIR / broken.script)]),
                "--matrix-json", str(json_path)]
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     cells = json.loads(json_path.read_text())["cells"] if json_path.exists() else []
