@@ -107,6 +107,15 @@ def _behaviour(request: pytest.FixtureRequest) -> str:
     return marker.args[0]
 
 
+@pytest.fixture(autouse=True)
+def _not_applicable(request: pytest.FixtureRequest) -> None:
+    """A test of a behaviour the variant does not have is n/a (a --client-cmd has no echo server)."""
+    variant = getattr(request.node, "callspec", None) and request.node.callspec.params.get("variant")
+    marker = request.node.get_closest_marker("behaviour")
+    if variant and marker and marker.args[0] not in variant.behaviours:
+        pytest.skip(f"n/a: {variant.id} does not serve {marker.args[0]}")
+
+
 _SERVERS: dict[tuple, Server] = {}
 
 

@@ -3,8 +3,9 @@
 Every row of BROKEN names a script in tests/broken/, the behaviour it serves, and the set of clause
 ids its one flaw breaks. The row runs that behaviour's test files, conformance/test_<behaviour>*.py,
 against the script through ``--server-cmd`` (``--client-cmd`` for a client behaviour, fetch) with
-``--matrix-json``, and compares the clauses that failed with the expected set. Too few means the suite misses the flaw; too many means the broken
-server is broken beyond its flaw, or a test checks more than its own clause.
+``--matrix-json``, and compares the clauses that failed with the expected set. Too few means the
+suite misses the flaw; too many means the broken server is broken beyond its flaw, or a test checks
+more than its own clause.
 
 A broken fetch client subclasses ``tests/broken/_fetch.py``'s FetchClient (asyncio streams and
 h11, correct everywhere) and changes one thing; the suite runs
