@@ -322,7 +322,6 @@ def _framing(fetch, serve, framing: str, sizes: list[int], clause: str, **respon
     assert got == expected and run.status == 0, failure(requirement, urls, expected, got)
 
 
-@pytest.mark.smoke
 def test_F10_1_content_length(fetch, serve):
     """A body delimited by Content-Length is read to that length; the next answer is read right."""
     _framing(fetch, serve, "length", [0, 70_000, 5, 1], "F10.1")

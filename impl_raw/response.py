@@ -19,6 +19,8 @@ Framing follows RFC 9112 section 6.3 for the answer to a GET: 1xx, 204 and 304 h
 ``Transfer-Encoding`` with ``chunked`` last is chunked (extensions ignored, trailers read and
 dropped), any other transfer coding is read to the close; else ``Content-Length`` (identical
 duplicates allowed, as RFC 9110 section 8.6 lets a recipient do); else the body is read to the close.
+Lines end in CRLF: a bare LF, which RFC 9112 lets a recipient accept, is refused, as the request
+parser refuses it (the house rule, SPEC U20.1).
 The hot path is one ``find`` for the end of the head, one latin-1 decode and one regular expression
 over the whole head, as in the request parser.
 """
@@ -29,7 +31,7 @@ import re
 from dataclasses import dataclass
 
 from netrosetta.fetching import BAD_RESPONSE, RESET, TOO_LARGE
-from netrosetta.rules import CHUNK_SIZE, DIGITS, FIELD_LINE, FIELD_LINES, MAX_CHUNK_LINE
+from netrosetta.rules import BARE_LF, CHUNK_SIZE, DIGITS, FIELD_LINE, FIELD_LINES, MAX_CHUNK_LINE
 
 # A head (status line and fields) larger than this is not an answer we will buffer: nginx's
 # largest proxy_buffer_size setting in common use is 64k, and no sane server sends more.
@@ -170,6 +172,9 @@ class ResponseParser:
                         raise Refused(BAD_RESPONSE, f"head over {MAX_HEAD} bytes")
                     if not _could_start_status_line(buffer[position:position + 12]):
                         raise Refused(BAD_RESPONSE, "malformed status line")
+                    if BARE_LF.search(buffer, position):
+                        # A line ending in LF alone: the blank line we wait for would never come.
+                        raise Refused(BAD_RESPONSE, "bare LF in the head")
                     return position
                 self._head(buffer[position:head_end].decode("latin-1"), events)
                 position = head_end + 4
