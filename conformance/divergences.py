@@ -21,6 +21,9 @@ DIVERGENCES: dict[tuple[str, str], str] = {
     # impl_tornado urlecho: what Tornado's HTTP1Connection decides by itself, with no public hook.
     ("U9.2", "tornado"): "Tornado keeps a connection alive by default for HTTP/1.1 only: HTTP/1.2 is "
                          "answered, then closed as HTTP/1.0 would be",
+    # impl_asyncio urlecho: what h11 decides by design, in the bytes it writes.
+    ("U4.4", "asyncio"): "h11 does not implement HTTP/1.0 keep-alive, by design: it answers an HTTP/1.0 "
+                         "request with Connection: close, then the connection closes",
     # fetch on Twisted's Agent and HTTPConnectionPool.
     ("F4", "twisted"): "Twisted's Agent files the connection-control fields (Content-Length, "
                        "Connection, Transfer-Encoding...) apart from Response.headers: --json lists "

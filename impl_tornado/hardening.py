@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import socket
 from asyncio import Future
 from collections.abc import Callable
@@ -46,18 +47,25 @@ DRAIN_SIZE = 64 * 1024
 
 
 # SPEC: U4.2 U5
-def accepted_length(before: RequestParser, data: bytes, complete: int) -> int:
+def accepted_length(start: Callable[[], RequestParser], data: bytes, complete: int) -> int:
     """How many bytes of ``data`` it takes to complete its first ``complete`` requests.
 
-    ``before`` is the parser as it was before ``data`` (left unchanged). Only a refusal or a last
-    request that leaves bytes behind needs this, so it may replay: a binary search for the shortest
-    prefix of ``data`` that completes them all.
+    ``start()`` gives a parser as it was before ``data``. Only a refusal or a last request needs
+    this, so it may replay: is ``data`` short of its last byte still enough (the usual case: no), and
+    if so, a binary search for the shortest prefix that is.
     """
-    low, high = 0, len(data)
+    def enough(length: int) -> bool:
+        events = start().feed(data[:length])
+        return sum(type(event) is EndOfMessage for event in events) >= complete
+
+    if complete == 0:
+        return 0
+    if not enough(len(data) - 1):
+        return len(data)
+    low, high = 0, len(data) - 1
     while low < high:
         middle = (low + high) // 2
-        events = copy.copy(before).feed(data[:middle])
-        if sum(type(event) is EndOfMessage for event in events) >= complete:
+        if enough(middle):
             high = middle
         else:
             low = middle + 1
@@ -91,7 +99,7 @@ class GuardedStream(IOStream):
     def __init__(self, sock: socket.socket, config: Config, **options: object) -> None:
         super().__init__(sock, **options)
         self.config = config
-        self.parser = RequestParser(config.max_target, config.max_header_bytes, config.max_body)
+        self.parser = self.new_parser()
         self.complete = 0  # requests whose every byte the rules accepted: Tornado answers these
         self.heads = 0  # requests whose head HTTP1Connection has begun to read
         self.last: int | None = None  # the number of the request after which the connection ends
@@ -107,6 +115,9 @@ class GuardedStream(IOStream):
         self.on_deadline: Callable[[], None] = self.close
         # Before its first request, a new connection is idle like a kept-alive one.
         self.arm(config.idle_timeout, self.close)
+
+    def new_parser(self) -> RequestParser:
+        return RequestParser(self.config.max_target, self.config.max_header_bytes, self.config.max_body)
 
     # -- reading: the rules first -------------------------------------------------------------
 
@@ -152,9 +163,8 @@ class GuardedStream(IOStream):
                 self.rearm()
                 return len(data)
             self.end(b"")  # the last request: the connection ends after its answer
-        if before is None:
-            before = RequestParser(self.config.max_target, self.config.max_header_bytes, self.config.max_body)
-        return accepted_length(before, data, complete) or None
+        start = self.new_parser if before is None else functools.partial(copy.copy, before)
+        return accepted_length(start, data, complete) or None
 
     # SPEC: U5 U17.3
     def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> Future[bytes]:

@@ -1,6 +1,9 @@
-"""URL echo on tornado.web: an Application with one RequestHandler, on HTTPServer (SPEC.md, section U).
+"""URL echo over HTTP/1.1 with tornado.web: an Application and one RequestHandler (SPEC.md, section U).
 
-What Tornado leaves undone to meet section U is in impl_tornado/hardening.py, behind one call.
+Tornado's HTTPServer parses requests, keeps connections alive, pipelines, sends 100 Continue, reads
+chunked bodies and frames responses; the handler only says what to answer. What Tornado leaves out
+of section U (the strict grammar, complete error answers, SPEC's deadlines, a lingering close...)
+is added by impl_tornado/hardening.py, in front of Tornado's parser: see hardened_server().
 """
 
 import socket

@@ -111,6 +111,14 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             loops=("asyncio", "uvloop"),
             prepare="impl_tornado:use_loop",
         ),
+        Implementation(
+            "asyncio", "asyncio",
+            loops=("asyncio", "uvloop"),
+            # Streams (start_server, a coroutine per client) are how most asyncio code is written;
+            # the callback-style Protocol/Transport API is the variant, for the TCP behaviours.
+            models=(("streams", tuple(BEHAVIOURS)), ("protocol", ("echo", "multiport"))),
+            prepare="impl_asyncio:use_loop",
+        ),
     )
 }
 

@@ -1,6 +1,6 @@
 """``netrosetta bench``: the implementations measured side by side, against real references.
 
-    netrosetta bench [--impl raw,twisted,tornado] [--behaviour echo,multiport,urlecho,scaling]
+    netrosetta bench [--impl raw,twisted,tornado,asyncio] [--behaviour echo,multiport,urlecho,scaling]
                      [--scenario ID,...] [--quick | --tiny] [--runs N] [--duration S]
                      [--no-references] [--out DIR]
 
@@ -163,6 +163,10 @@ TARGETS = [
      "twisted-web", 0.9),
     ("tornado-urlecho", "tornado urlecho vs bare tornado.web", "urlecho-keepalive-c50", "tornado",
      "tornado-web", 0.9),
+    ("asyncio-echo", "asyncio echo vs the docs' streams echo", "echo-1k-c100", "asyncio",
+     "asyncio-streams-stock", 0.9),
+    ("asyncio-protocol-echo", "asyncio --model protocol echo vs asyncio Protocol", "echo-1k-c100",
+     "asyncio-protocol", "asyncio-stock", 0.9),
     # Context, no target: where the stock frameworks and the others stand.
     ("twisted-web-nginx", "bare twisted.web vs nginx", "urlecho-keepalive-c50", "twisted-web", "nginx", None),
     ("tornado-web-nginx", "bare tornado.web vs nginx", "urlecho-keepalive-c50", "tornado-web", "nginx", None),
@@ -170,6 +174,12 @@ TARGETS = [
     ("raw-echo-node", "raw echo vs Node.js net", "echo-1k-c100", "raw", "node-net", None),
     ("twisted-echo-uvloop", "twisted echo vs uvloop", "echo-1k-c100", "twisted", "uvloop", None),
     ("tornado-echo-uvloop", "tornado echo vs uvloop", "echo-1k-c100", "tornado", "uvloop", None),
+    ("asyncio-urlecho-nginx", "asyncio urlecho vs nginx", "urlecho-keepalive-c50", "asyncio", "nginx", None),
+    ("asyncio-urlecho-twisted-web", "asyncio urlecho vs bare twisted.web", "urlecho-keepalive-c50", "asyncio",
+     "twisted-web", None),
+    ("asyncio-urlecho-tornado-web", "asyncio urlecho vs bare tornado.web", "urlecho-keepalive-c50", "asyncio",
+     "tornado-web", None),
+    ("asyncio-echo-uvloop", "asyncio echo vs uvloop", "echo-1k-c100", "asyncio", "uvloop", None),
     ("raw-multiport-echo", "raw multiport vs raw echo (1 KiB, c=100)", "multiport-1k-c100", "raw", None,
      None),
 ]
@@ -376,7 +386,7 @@ class _Parser(argparse.ArgumentParser):
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="netrosetta bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--impl", action="append", default=[],
-                        help="implementations, comma-separated (raw, twisted, tornado); default all")
+                        help="implementations, comma-separated (raw, twisted, tornado, asyncio); default all")
     parser.add_argument("--behaviour", "--behavior", action="append", default=[],
                         help="groups, comma-separated (echo, multiport, urlecho, scaling); default all")
     parser.add_argument("--scenario", action="append", default=[],

@@ -75,11 +75,12 @@ def ensure_program(name: str, apt_package: str) -> str | None:
     return None if find_program(name) else f"{name} still missing after installing {apt_package}"
 
 
-def _ours(impl: str, behaviour: str, loop: str | None = None) -> Target:
-    extra = ("--loop", loop) if loop else ()
+def _ours(impl: str, behaviour: str, loop: str | None = None, model: str | None = None) -> Target:
+    """impl_IMPL, maybe with a --loop or a --model (the id is the matrix's: raw-epoll, asyncio-protocol)."""
+    extra = ("--loop", loop) if loop else ("--model", model) if model else ()
     return Target(
-        id=f"{impl}-{loop}" if loop else impl, kind="implementation", behaviour=behaviour,
-        label=f"impl_{impl}" + (f" --loop {loop}" if loop else ""),
+        id="-".join([impl, *extra[1:]]), kind="implementation", behaviour=behaviour,
+        label=" ".join([f"impl_{impl}", *extra]),
         argv=(sys.executable, "-m", f"impl_{impl}", behaviour, *extra, "--quiet"),
         package=f"impl_{impl}",
     )
@@ -96,6 +97,9 @@ def _node_ref(id_: str, behaviour: str, label: str, script: str) -> Target:
 
 
 IMPLEMENTATIONS = tuple(REGISTRY)
+# Other --model columns measured beside an implementation's default, for a target that names them
+# (TARGETS in netrosetta/bench/__init__.py): the asyncio Protocol echo against the stock one.
+EXTRA_MODELS = {"echo": {"asyncio": ("protocol",)}}
 
 
 def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
@@ -106,7 +110,12 @@ def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
             targets.append(_ours(impl, "echo"))
             targets += [_ours(impl, "echo", loop) for loop in REGISTRY[impl].scaling_loops]
         return targets
-    return [_ours(impl, behaviour) for impl in impls]
+    targets = []
+    for impl in impls:
+        targets.append(_ours(impl, behaviour))
+        targets += [_ours(impl, behaviour, model=model)
+                    for model in EXTRA_MODELS.get(behaviour, {}).get(impl, ())]
+    return targets
 
 
 def references(behaviour: str) -> list[Target]:
@@ -114,8 +123,10 @@ def references(behaviour: str) -> list[Target]:
     if behaviour in ("echo", "scaling"):
         refs = [
             _python_ref("uvloop", "echo", "asyncio Protocol on uvloop", "uvloop_echo.py"),
-            _python_ref("asyncio", "echo", "asyncio Protocol (stdlib loop)", "uvloop_echo.py",
+            _python_ref("asyncio-stock", "echo", "asyncio Protocol (stdlib loop)", "uvloop_echo.py",
                         "--loop", "asyncio"),
+            _python_ref("asyncio-streams-stock", "echo", "asyncio streams: the docs' start_server echo",
+                        "asyncio_streams_echo.py"),
             _node_ref("node-net", "echo", "Node.js net", "node_echo.js"),
             _python_ref("twisted-echoserv", "echo", "Twisted echoserv.py", "twisted_echoserv.py"),
             _python_ref("tornado-tcpecho", "echo", "Tornado demos/tcpecho", "tornado_tcpecho.py"),
