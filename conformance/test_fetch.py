@@ -495,7 +495,7 @@ def test_F16_1_timeout(fetch, serve):
 
 def test_F16_2_queued_requests_not_timed(fetch, serve):
     """A request waiting for a connection is not yet timed: three 0.6 s answers one after another at
-    --concurrency 1 --timeout 1 are all fetched."""
+    --concurrency 1 --timeout 1.2 are all fetched."""
 
     async def script(x: Exchange) -> None:
         await asyncio.sleep(0.6)
@@ -503,25 +503,25 @@ def test_F16_2_queued_requests_not_timed(fetch, serve):
 
     server = serve(script)
     urls = [server.url(f"/queued/{n}") for n in range(3)]
-    run = fetch("--concurrency", "1", "--timeout", "1", *urls)
+    run = fetch("--concurrency", "1", "--timeout", "1.2", *urls)
     check_lines("F16.2 queued requests are not timed", run, echoed(urls), 0)
 
 
 def test_F16_3_retry_restarts_the_clock(fetch, serve):
-    """A retry starts its clock again: 0.6 s on a reused connection that is then closed, plus 0.6 s on
-    the new one, at --timeout 1, is fetched."""
+    """A retry starts its clock again: 0.7 s on a reused connection that is then closed, plus 0.7 s on
+    the new one, at --timeout 1.2, is fetched."""
 
     async def script(x: Exchange) -> None:
         if x.target == "/retried":
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(0.7)
             if x.reused:
-                x.close()  # the keep-alive race, after 0.6 s of the first attempt's clock
+                x.close()  # the keep-alive race, after 0.7 s of the first attempt's clock
                 return
         await x.respond()
 
     server = serve(script)
     urls = [server.url("/first"), server.url("/retried")]
-    run = fetch("--concurrency", "1", "--timeout", "1", *urls)
+    run = fetch("--concurrency", "1", "--timeout", "1.2", *urls)
     check_lines("F16.3 each attempt has its own --timeout", run,
                 [line(urls[0], b"/first"), line(urls[1], b"/retried")], 0)
 
