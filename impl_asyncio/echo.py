@@ -7,7 +7,9 @@ from impl_asyncio import CLIENTS, IMPLEMENTATION, bind, run_loop
 from netrosetta.launch import Config, run
 from netrosetta.registry import BACKLOG
 
-# One read takes at most this much; its write is drained before the next read.
+# One read takes at most this much; its write is drained before the next read. No fairness
+# counter as in Tornado's echo: the loop alone fills a StreamReader, so a client whose buffer we
+# have emptied makes the next read wait, and the other clients get their turn.
 READ_SIZE = 64 * 1024
 
 

@@ -2,7 +2,7 @@
 
 h11 is sans-IO: it never reads a socket, so every byte it parses passes through our hands first,
 and it keeps no clock. ``harden(UrlEchoConnection, config)`` mixes HardenedConnection into the
-core's connection wrapper, which overrides the wrapper's three seams:
+core's connection wrapper, where it overrides the wrapper's seams:
 
 - ``receive``: the bytes h11 is about to parse go to netrosetta.rules' RequestParser first. A
   request the rules refuse is refused (``refuse``: h11's own RemoteProtocolError, so the core
@@ -13,7 +13,8 @@ core's connection wrapper, which overrides the wrapper's three seams:
   our three (target 414, header section 431, body 413).
 - ``next_event``: h11 refuses an empty line before a request line, which RFC 9112 2.2 asks a
   server to ignore; such a line is skipped before h11 sees it.
-- ``read``: the deadlines, by what the connection waits for (a head, a body, the next request).
+- ``read``: the deadlines, by what the connection waits for (a head, a body, the next request),
+  on one timer per connection, which ``close`` cancels.
 
 With the hardening off (NETROSETTA_HARDENING=off) the core runs alone: ``harden`` returns its class.
 """

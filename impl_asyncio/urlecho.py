@@ -63,8 +63,7 @@ class UrlEchoConnection:
         return event
 
     def send(self, *events: h11.Event) -> None:
-        """Have h11 turn events into bytes, written at once; the transport buffers what the socket
-        does not take."""
+        """Have h11 turn events into bytes, written at once (the transport buffers what it must)."""
         self.writer.write(b"".join([self.conn.send(event) for event in events]))
 
     async def respond(self, request: h11.Request) -> None:
@@ -113,7 +112,6 @@ async def handle_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                       connection_class: type[UrlEchoConnection], config: Config) -> None:
     """Every client gets this coroutine: answer its requests in order, until one is the last."""
     connection = connection_class(reader, writer, config)
-    conn = connection.conn
     try:
         while True:
             try:
@@ -124,16 +122,16 @@ async def handle_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                 connection.send_error(error.error_status_hint, str(error))
                 break
             except ConnectionError:
-                raise
+                raise  # the client is gone: see below
             except Exception:
                 # A bug here must cost this one connection, never the server and everyone on it.
                 log.exception("failed to serve a request")
                 connection.send_error(500, "internal error")
                 break
-            if conn.our_state is h11.MUST_CLOSE:
+            if connection.conn.our_state is h11.MUST_CLOSE:
                 break
             # Keep-alive: the next request on this connection (maybe already buffered: pipelining).
-            conn.start_next_cycle()
+            connection.conn.start_next_cycle()
         await connection.shutdown()
     except (ConnectionError, TimeoutError):
         pass  # the client is gone, or never let go: nothing more can be delivered

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, FirstError, gatherResults
@@ -40,16 +40,19 @@ def prepare(config: Config) -> None:
     start_logging(config)
 
 
-def run_reactor(reactor: Any, host: str, listening: Sequence[Deferred]) -> None:
-    """Run the reactor: READY once every endpoint listens, exit 1 naming the first that cannot.
+def run_loop(config: Config, serve: Callable[[Any, str, int, Config], Deferred]) -> None:
+    """Run the reactor: serve(reactor, host, port, config) on every port, READY, then until a signal.
 
-    The reactor stops itself on SIGINT and SIGTERM, so reactor.run() simply returns then. READY
-    waits until the reactor is running, because only then are those signal handlers in place.
+    The reactor installs its SIGINT and SIGTERM handlers (which stop it, so reactor.run() simply
+    returns) as it starts running, so READY waits for callWhenRunning. A port that cannot listen
+    exits 1, naming the first such address.
     """
+    from twisted.internet import reactor  # only now: prepare() has installed the reactor --loop names
+
     refused: list[CannotListenError] = []
 
     def announce(ports: list[Any]) -> None:
-        reactor.callWhenRunning(ready, [(host, port.getHost().port) for port in ports])
+        reactor.callWhenRunning(ready, [(config.host, port.getHost().port) for port in ports])
 
     def refuse(failure: Failure) -> None:
         if failure.check(FirstError):
@@ -59,11 +62,12 @@ def run_reactor(reactor: Any, host: str, listening: Sequence[Deferred]) -> None:
         if reactor.running:
             reactor.stop()
 
-    gatherResults(list(listening), consumeErrors=True).addCallbacks(announce, refuse)
+    listening = [serve(reactor, config.host, port, config) for port in config.ports]
+    gatherResults(listening, consumeErrors=True).addCallbacks(announce, refuse)
     if not refused:  # TCP endpoints bind at once, so a refusal is usually known already
         reactor.run()
     if refused:
-        cannot_listen(host, refused[0].port, refused[0].socketError)
+        cannot_listen(config.host, refused[0].port, refused[0].socketError)
 
 
 # This package's entry in the one list of implementations (netrosetta/registry.py).

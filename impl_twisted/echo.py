@@ -8,7 +8,7 @@ from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
-from impl_twisted import IMPLEMENTATION, run_reactor
+from impl_twisted import IMPLEMENTATION, run_loop
 from netrosetta.launch import Config, run
 from netrosetta.registry import BACKLOG
 
@@ -40,7 +40,7 @@ class EchoProtocol(Protocol):
         """We never half-close our own side, so there is nothing to do."""
 
 
-def serve(reactor: object, host: str, port: int) -> Deferred:
+def serve(reactor: object, host: str, port: int, config: Config) -> Deferred:
     """Listen on host:port and give every client an EchoProtocol; fires with the listening port."""
     endpoint = TCP4ServerEndpoint(reactor, port, backlog=BACKLOG, interface=host)
     return endpoint.listen(Factory.forProtocol(EchoProtocol))
@@ -48,9 +48,7 @@ def serve(reactor: object, host: str, port: int) -> Deferred:
 
 def main(config: Config) -> None:
     """Listen, announce READY, and run the reactor until SIGINT or SIGTERM."""
-    from twisted.internet import reactor  # only now: --loop has installed the reactor it names
-
-    run_reactor(reactor, config.host, [serve(reactor, config.host, config.ports[0])])
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineOnlyReceiver
 from zope.interface import implementer
 
-from impl_twisted import IMPLEMENTATION, run_reactor
+from impl_twisted import IMPLEMENTATION, run_loop
 from netrosetta.launch import Config, run
 from netrosetta.registry import BACKLOG
 
@@ -71,7 +71,7 @@ class TaggedLineProtocol(LineOnlyReceiver):
         self.transport.loseConnection()
 
 
-def serve(reactor: object, host: str, port: int) -> Deferred:
+def serve(reactor: object, host: str, port: int, config: Config) -> Deferred:
     """Listen on host:port and give every client a TaggedLineProtocol; fires with the port."""
     endpoint = TCP4ServerEndpoint(reactor, port, backlog=BACKLOG, interface=host)
     return endpoint.listen(Factory.forProtocol(TaggedLineProtocol))
@@ -79,9 +79,7 @@ def serve(reactor: object, host: str, port: int) -> Deferred:
 
 def main(config: Config) -> None:
     """Listen on every port, announce READY, and run the one reactor until SIGINT or SIGTERM."""
-    from twisted.internet import reactor  # only now: --loop has installed the reactor it names
-
-    run_reactor(reactor, config.host, [serve(reactor, config.host, port) for port in config.ports])
+    run_loop(config, serve)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ BEHAVIOUR = "urlecho"
 CLAUSE_PREFIX = "U"
 # Two workers: the U clauses include timeouts and a 1,000-connection test, and the machine is shared.
 DEFAULT_JOBS = 2
-RERUN_HINT = "run `make hardening` to record the table again (docs/hardening/)"
+RERUN_HINT = ("fix the `# SPEC:` tags (or the code) where they are wrong, then run `make hardening` to "
+              "record the table again (docs/hardening/)")
 
 TAG = re.compile(r"#\s*SPEC:(.*)$")
 CLAUSE_ID = re.compile(r"[A-Z]\d+(?:\.\d+)*")

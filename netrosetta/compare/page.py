@@ -503,7 +503,8 @@ code, pre, .variant { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Cons
 .facts { display: flex; flex-wrap: wrap; gap: 12px; padding: 8px 20px; align-items: flex-start; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; background: #fff;
         flex: 1 1 420px; max-width: 100%; overflow-x: auto; }
-#matrix, #gives { flex: 1 1 780px; }
+#matrix { flex: 1 1 780px; }
+#gives { flex: 1 1 100%; }  /* a row of its own: one column per framework, however many */
 .side { flex: 1 1 560px; display: flex; flex-direction: column; gap: 12px; min-width: 0; }
 .side .card { flex: none; }
 .card h2 { font-size: 15px; margin: 0 0 6px; }
@@ -611,10 +612,9 @@ def render_page(behaviour: str, columns: list[Column], matrix: Matrix, bench: Be
     header = (f"<header><h1>netrosetta · {escape(behaviour)}<small>{escape(ABOUT.get(behaviour, ''))}"
               f"</small></h1>{_nav(behaviours, behaviour)}</header>")
     side = f'<div class="side">{render_counts(columns)}{render_bench(bench)}</div>'
-    if gives is not None:  # the finding readers come for, first
-        facts = f'<div class="facts">{render_gives(gives)}{side}{render_matrix(matrix)}</div>'
-    else:
-        facts = f'<div class="facts">{render_matrix(matrix)}{side}</div>'
+    # The finding readers come for, first, on the page that has it.
+    first = render_gives(gives) if gives is not None else ""
+    facts = f'<div class="facts">{first}{render_matrix(matrix)}{side}</div>'
     body = (header + facts + _toolbar(columns) + render_columns(columns, hardening)
             + render_diffs(columns, hardening))
     return _document(f"netrosetta · {behaviour}", body, SCRIPT)
