@@ -47,6 +47,12 @@ conformance: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/netrosetta bench $(ARGS)
 
+# The fetch client against nginx, with wrk, Node.js fetch and aiohttp on uvloop beside it (about 10 minutes).
+bench-fetch: $(STAMP) bench-tools
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
+	$(BIN)/python -m netrosetta.bench.fetch $(ARGS)
+
 # After a full `make bench`: its JSON, tables and charts go to docs/bench, its tables into README.md.
 bench-readme: $(STAMP)
 	$(BIN)/python -m netrosetta.bench.report bench-results
