@@ -23,7 +23,7 @@ from netrosetta.compare.results import load_bench, load_matrix
 from netrosetta.compare.sections import SECTIONS, ConventionError, find_sections
 
 REPO = Path(__file__).resolve().parent.parent
-BEHAVIOURS = ("echo", "multiport", "urlecho")
+BEHAVIOURS = ("echo", "multiport", "urlecho", "fetch")
 
 GOOD = '''\
 """A behaviour file that follows the skeleton."""
@@ -459,6 +459,7 @@ def pages(tmp_path_factory) -> Path:
          "message": "requirement / sent / got"},
         {"clause": "M1", "variant": "raw", "status": "pass", "test": "test_multiport.py::test_M1_x[raw]"},
         {"clause": "U1", "variant": "raw", "status": "pass", "test": "test_urlecho.py::test_U1_x[raw]"},
+        {"clause": "F1", "variant": "raw", "status": "pass", "test": "test_fetch.py::test_F1_x[raw]"},
     ]
     matrix.write_text(json.dumps({
         "variants": [{"id": impl, "impl": impl} for impl in IMPLEMENTATIONS],
