@@ -178,7 +178,9 @@ def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[st
 def start_process(argv: list[str]) -> tuple[subprocess.Popen, object]:
     """Start a server process with stdout piped (for READY) and stderr in a temporary file."""
     stderr_file = tempfile.TemporaryFile()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # No PYTHONUNBUFFERED: a Python server must flush its READY line itself (SPEC L1).
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=stderr_file, cwd=REPO, env=env)

@@ -189,6 +189,10 @@ def test_E8_reset_mid_transfer(fresh_server):
         resetter = server.connect()
         pushed = fill(resetter, Stream(), 16 * MIB, idle=0.5)
         reset(resetter)
+        # A reset the server learns of by reading (it owes that client nothing), not by writing.
+        idle_resetter = server.connect()
+        pump(idle_resetter, [b"a small exchange"], expect=16)
+        reset(idle_resetter)
         after = os.urandom(200_000)
         got, _ = pump(other, [after], expect=len(after))
         assert got == after, failure("E8 a reset disturbs no other client",

@@ -195,13 +195,15 @@ def test_U4_2_connection_close(server):
 def test_U4_3_http10_closes(server):
     """An HTTP/1.0 request without Connection: keep-alive is answered, then the server closes."""
     requirement = "U4.3 HTTP/1.0 without keep-alive: answer, then close"
-    raw = request("GET", "/ten", "HTTP/1.0")
-    response, client = answer_of(server, raw, requirement)
-    with client:
-        closed, extra = client.closes()
-    got = f"{response.summary()}; closed={closed}; after: {extra!r}"
-    assert response.status == 200 and closed and not extra, failure(
-        requirement, raw, "200, then EOF", got)
+    # A Connection header that names other options does not make an HTTP/1.0 connection persistent.
+    for headers in ([], [("Connection", "x-other")], [("Connection", "Upgrade")]):
+        raw = request("GET", "/ten", "HTTP/1.0", headers=headers)
+        response, client = answer_of(server, raw, requirement)
+        with client:
+            closed, extra = client.closes()
+        got = f"{response.summary()}; closed={closed}; after: {extra!r}"
+        assert response.status == 200 and closed and not extra, failure(
+            requirement, raw, "200, then EOF", got)
 
 
 def test_U4_4_http10_keep_alive(server):

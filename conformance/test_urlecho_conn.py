@@ -9,12 +9,13 @@ import resource
 import select
 import socket
 import struct
+import threading
 import time
 
 import pytest
 
-from conformance.clients import check_leaves_nothing_behind
-from conformance.harness import failure
+from conformance.clients import MIB, Stream, check_leaves_nothing_behind, fill
+from conformance.harness import failure, recv_exactly
 from conformance.http_client import (
     Client,
     NoResponse,
@@ -340,3 +341,46 @@ def test_U19_3_no_memory_kept_per_connection(fresh_server):
 
     check_leaves_nothing_behind(server, serve_one, requirement,
                                 "3,000 connections, one request each with Connection: close")
+
+
+def test_U19_4_pipelining_backpressure(fresh_server):
+    """Backpressure: a client that pipelines 48 MiB of requests without reading the answers leaves the
+    server's memory flat (RSS under 16 MiB above its level before), and every answer comes back, in
+    order, once the client reads."""
+    requirement = "U19.4 pipelining without reading: memory stays flat, then every answer in order"
+    # Long targets, so that 48 MiB is a few hundred requests: the clause is about bytes, not requests.
+    server = fresh_server("--max-target", "65536", "--max-header-bytes", "131072")
+    target = "/" + "p" * 60000
+    batch = request("GET", target) * 16  # about 1 MiB of whole requests
+    total, bound = 48 * len(batch), 16 * MIB
+    stream = Stream(make=lambda index: batch, size=len(batch))
+    with Client.connect(server) as client:
+        client.send(request("GET", target))
+        first = _served(client, requirement)
+        assert first.body == target.encode(), failure(requirement, client.sent, "200 with the target",
+                                                      first.summary())
+        # Every answer to it has this size: only the Date's value differs, never its length.
+        answer_size = len(client.received)
+        baseline = server.rss_bytes()
+        pushed = fill(client.sock, stream, total, idle=0.5)
+        peak = server.rss_bytes()
+        assert peak - baseline < bound, failure(
+            requirement, f"{pushed} bytes of pipelined requests, none of the answers read",
+            f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
+        # Read while a thread sends the rest: every answer, the same size, in order.
+        def send_the_rest() -> None:
+            while stream.write_offset < total:
+                client.sock.sendall(stream.next(min(MIB, total - stream.write_offset)))
+
+        sender = threading.Thread(target=send_the_rest, daemon=True)
+        sender.start()
+        expected = total // len(request("GET", target))
+        data = recv_exactly(client.sock, expected * answer_size, timeout=60)
+        sender.join(timeout=60)
+    wrong = next((index for index in range(len(data) // answer_size)
+                  if not data[index * answer_size:].startswith(b"HTTP/1.1 200 ")
+                  or not data[:(index + 1) * answer_size].endswith(target.encode())), None)
+    got = f"{len(data)} bytes back, {len(data) // answer_size} answers; first wrong answer: {wrong}"
+    assert len(data) == expected * answer_size and wrong is None, failure(
+        requirement, f"{expected} pipelined GET {target[:12]}... then reading", f"{expected} answers of "
+        f"{answer_size} bytes, each 200 with the target", got)

@@ -32,6 +32,9 @@ def test_U20_1_bare_lf_refused(server):
     for raw in (b"GET /lf HTTP/1.1\nHost: suite\n\n", b"GET /lf HTTP/1.1\r\nHost: suite\n\n",
                 b"GET /lf HTTP/1.1\nHost: suite\r\n\r\n", b"GET /lf HTTP/1.1\r\nHost: suite\r\nX: y\n\r\n"):
         expect_error(server, raw, 400, "U20.1 bare LF: 400 at once, then close", AFTER)
+    # The head has not ended, and never will: the bare LF already proves the request bad.
+    for raw in (b"GET /lf HTTP/1.1\r\nHost: suite\nX-More: ", b"GET /lf HTTP/1.1\nHost: suite\r\n"):
+        expect_error(server, raw, 400, "U20.1 bare LF in a head not yet complete: 400 at once, then close")
 
 
 def test_U20_2_identical_content_lengths_refused(server):

@@ -46,7 +46,7 @@ TORNADO_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 DRAIN_SIZE = 64 * 1024
 
 
-# SPEC: U4.2 U5
+# SPEC: U4.2
 def accepted_length(start: Callable[[], RequestParser], data: bytes, complete: int) -> int:
     """How many bytes of ``data`` it takes to complete its first ``complete`` requests.
 
@@ -72,7 +72,7 @@ def accepted_length(start: Callable[[], RequestParser], data: bytes, complete: i
     return low
 
 
-# SPEC: U17.3 U20.6
+# SPEC: U1.2 U1.3 U17.3 U20.6
 async def say_last_word(stream: IOStream, last_word: bytes) -> None:
     """Send the last answer (if any), then close without resetting it away: stop sending, and read
     and drop what the client still sends, for LINGER_TIMEOUT at most."""
@@ -121,7 +121,8 @@ class GuardedStream(IOStream):
 
     # -- reading: the rules first -------------------------------------------------------------
 
-    # SPEC: U17.1
+    # No tag: Tornado alone passes U17.1 (half-close); this stream needs the EOF branch below not
+    # to lose the answer (without it, U17.1 fails with the hardening on).
     def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
         """Every read from the socket: the rules see the bytes before Tornado's buffer does."""
         count = super().read_from_fd(buf)
@@ -136,7 +137,7 @@ class GuardedStream(IOStream):
             return None  # the last request is known: what follows it is never parsed
         return self.rule_on(bytes(buf[:count]))
 
-    # SPEC: U7.2 U8.2 U9.3 U10.2 U11.4 U12.1 U12.2 U12.3 U13.1 U13.2 U13.3 U13.4 U13.5 U13.6 U13.7
+    # SPEC: U7.2 U8.2 U9.3 U10.2 U11.4 U12.1 U12.2 U12.3 U13.1 U13.2 U13.3 U13.4 U13.5 U13.6
     # SPEC: U14.1 U14.2 U15.1 U15.2 U15.3 U15.4 U15.5 U15.6 U15.7 U16.1 U16.2 U20.1 U20.2 U20.4
     def rule_on(self, data: bytes) -> int | None:
         """Feed ``data`` to the rules: how many of its bytes Tornado may parse (0: the end)."""
@@ -166,7 +167,7 @@ class GuardedStream(IOStream):
         start = self.new_parser if before is None else functools.partial(copy.copy, before)
         return accepted_length(start, data, complete) or None
 
-    # SPEC: U5 U17.3
+    # SPEC: U4.2 U17.3
     def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> Future[bytes]:
         """HTTP1Connection reads each head with this, once it has answered the request before."""
         self.heads += 1
@@ -208,7 +209,7 @@ class GuardedStream(IOStream):
 
     # -- refusing and ending ------------------------------------------------------------------------
 
-    # SPEC: U17.3 U20.6
+    # SPEC: U1.2 U1.3 U17.3 U20.6
     def write(self, data: bytes | memoryview) -> Future[None]:
         """Tornado's bare 400 (for a head the rules accept and Tornado's parser does not) made whole."""
         if data == TORNADO_400:
@@ -219,7 +220,7 @@ class GuardedStream(IOStream):
             return done
         return super().write(data)
 
-    # SPEC: U17.3 U20.6
+    # SPEC: U1.2 U1.3 U17.3 U20.6
     def refuse(self, status: int, reason: str) -> bool:
         """Refuse the request under way with the one error answer; True if it went out now."""
         return self.end(error_response(status, reason))
@@ -247,7 +248,7 @@ class GuardedStream(IOStream):
 
     # -- deadlines ---------------------------------------------------------------------------------
 
-    # SPEC: U18.1 U18.2 U18.3 U20.3
+    # SPEC: U18.1 U18.3 U20.3
     def rearm(self) -> None:
         """Point the deadline at what the connection now waits for, if that changed."""
         phase = (self.parser.phase, self.complete)
@@ -262,7 +263,7 @@ class GuardedStream(IOStream):
         else:
             self.arm(self.config.idle_timeout, self.close)
 
-    # SPEC: U18.1 U18.2 U18.3 U20.3
+    # SPEC: U18.1 U18.3 U20.3
     def arm(self, seconds: float, on_deadline: Callable[[], None]) -> None:
         """Call ``on_deadline`` in ``seconds`` unless armed again first: one IOLoop timeout, moved
         only when it must fire sooner (on the hot path it fires, finds a later deadline, re-arms)."""
@@ -277,7 +278,7 @@ class GuardedStream(IOStream):
         self.timer_at = self.due
         self.timer = self.io_loop.call_at(self.due, self.check_deadline)
 
-    # SPEC: U18.1 U18.2 U18.3 U20.3
+    # SPEC: U18.1 U18.3 U20.3
     def check_deadline(self) -> None:
         self.timer = None
         if self.closed():
@@ -293,7 +294,6 @@ class GuardedStream(IOStream):
         if self.refuse(408, "the request did not arrive in time"):
             self.close()
 
-    # SPEC: U19.3
     def close(self, exc_info: object = False) -> None:
         """Closed: its timer goes too, so that nothing is kept per finished connection."""
         if self.timer is not None:

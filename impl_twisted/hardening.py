@@ -9,7 +9,8 @@ hands the Site two classes of ours through its public hooks, ``site.protocol`` a
 - HardenedChannel, an HTTPChannel. Its ``dataReceived`` feeds every byte, before HTTPChannel parses
   it, to netrosetta.rules.RequestParser, the one home of the rules, and refuses what that refuses
   with its one error answer; HTTPChannel only ever parses requests the rules accept. The parser's
-  events also decide keep-alive (``checkPersistence``) and, by its ``phase``, the deadlines.
+  events also decide keep-alive (``checkPersistence``) and, by its ``phase``, the deadlines. As the
+  transport's producer (``pauseProducing``) it stops reading while answers wait to be sent.
 - HardenedRequest, a twisted.web Request: the version as sent, bodies dropped, `*` served.
 
 Twisted's own chunked decoder stays: it reads chunk extensions and trailers itself, and the parser
@@ -229,6 +230,22 @@ class HardenedChannel(http.HTTPChannel):
     def request_timeout(self) -> None:
         """A request's head or body did not arrive in time (slowloris): 408, then close."""
         self.refuse(408, TIMED_OUT)
+
+    # -- backpressure: the transport is the consumer of the answers, the channel their producer ----
+
+    # SPEC: U19.4
+    def pauseProducing(self) -> None:
+        """More than the transport's bufferSize (64 KiB) of answers waits to be sent: stop reading.
+
+        HTTPChannel pauses its transport here only between requests. While it handles one it just
+        notes the wait, and requestDone then leaves the transport as it is; our resource writes its
+        whole answer while it is handled, so a client pipelining requests without reading was read
+        on and on, its answers piling up in the write buffer. When the buffer has drained, the
+        transport calls resumeProducing, which HTTPChannel does right: it reads again between
+        requests.
+        """
+        super().pauseProducing()
+        self.transport.pauseProducing()
 
     # -- closing ---------------------------------------------------------------------------------
 
