@@ -178,7 +178,7 @@ def test_L4_quiet(fresh_server):
                                                 "traffic, a reset client, SIGTERM", (0, ""), (status, stderr))
 
 
-# -- L5-L6: stopping -----------------------------------------------------------------------------
+# -- L5-L6, L11: stopping------------------------------------------------------------------------
 
 def check_stops(fresh_server, sig: int, clause: str) -> None:
     server, idle, pushing = busy_server(fresh_server)
@@ -209,6 +209,37 @@ def test_L6_sigint(fresh_server):
     """On SIGINT the server stops accepting, closes its connections and exits with status 0 within 2
     seconds, with no traceback."""
     check_stops(fresh_server, signal.SIGINT, "L6")
+
+
+# Starts per variant: enough to hit a window of a few milliseconds now and then in `make test`,
+# and most times in `make test-full`.
+SIGNAL_ON_READY_RUNS, SIGNAL_ON_READY_RUNS_FULL = 10, 100
+
+
+@pytest.mark.smoke
+def test_L11_signal_at_once_on_ready(variant, request):
+    """A SIGTERM or SIGINT sent the moment the READY line is read stops the server just the same:
+    status 0 within 2 seconds, with no traceback."""
+    runs = SIGNAL_ON_READY_RUNS_FULL if request.config.getoption("full") else SIGNAL_ON_READY_RUNS
+    behaviours = [name for name in ("echo", "multiport", "urlecho") if not variant.missing(name)]
+    for run in range(runs):
+        # Every (behaviour, signal) pair comes round: the behaviours cycle, the signals alternate.
+        behaviour, sig = behaviours[run % len(behaviours)], (signal.SIGTERM, signal.SIGINT)[run % 2]
+        argv = server_argv(variant, behaviour, ports=3 if behaviour == "multiport" else 1)
+        proc, stderr_file = start_process(argv)
+        server = Server(variant, behaviour, argv, proc, stderr_file)
+        try:
+            read_ready(proc)
+            status, stderr = server.stop(sig)
+        except ServerError as error:
+            status, stderr = f"no READY: {error}", server.stderr_text()
+        finally:
+            server.kill()
+        assert status == 0 and "Traceback" not in stderr, failure(
+            f"L11 {signal.Signals(sig).name} at once on READY: status 0 within {STOP_TIMEOUT:.0f}s, "
+            "no traceback", f"{signal.Signals(sig).name} the moment READY was read (start {run + 1} of "
+            f"{runs}): {' '.join(argv)}", "status 0, no traceback",
+            f"status {status} (None: still running), stderr: {stderr[-1500:]!r}")
 
 
 # -- L7-L8: refusing to start ---------------------------------------------------------------

@@ -27,18 +27,35 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def parse_args(behaviour: str, add_options: Callable[[argparse.ArgumentParser], None] | None = None,
-               argv: list[str] | None = None) -> argparse.Namespace:
-    """The launch contract's command line; ``args.ports`` is always a list. Unknown options are ignored."""
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+def parse_args(behaviour: str | tuple[str, ...],
+               add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+               argv: list[str] | None = None, strict: bool = False) -> argparse.Namespace:
+    """The launch contract's command line; ``args.ports`` is always a list.
+
+    Unknown options are ignored, unless ``strict``: then every bad command line of L7 exits 2 with
+    one line, as a server checked against section L must.
+    """
     parser = _Parser(prog=sys.argv[0])
-    parser.add_argument("behaviour", choices=[behaviour])
+    parser.add_argument("behaviour", choices=[behaviour] if isinstance(behaviour, str) else behaviour)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--ports", type=lambda text: [int(part) for part in text.split(",")])
+    parser.add_argument("--port", type=_port)
+    parser.add_argument("--ports", type=lambda text: [_port(part) for part in text.split(",")])
     parser.add_argument("--quiet", action="store_true")
     if add_options is not None:
         add_options(parser)
-    args, _ = parser.parse_known_args(argv)
+    if strict:
+        args = parser.parse_args(argv)
+        if args.behaviour == "multiport" and args.port is not None:
+            parser.error("multiport takes --ports, not --port")
+    else:
+        args, _ = parser.parse_known_args(argv)
     args.ports = args.ports or [args.port or 0]
     return args
 
@@ -85,6 +102,24 @@ def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
 
     asyncio.run(main())
     raise SystemExit(0)
+
+
+def correct_factory(args: argparse.Namespace) -> Factory:
+    """The correct protocol for ``args.behaviour``, for a server whose flaw lies outside it."""
+    if args.behaviour == "echo":
+        return lambda sock: EchoProtocol
+    if args.behaviour == "multiport":
+        return lambda sock: lambda: TaggedLineProtocol(sock.getsockname()[1])
+    from _urlecho import UrlEchoProtocol  # it builds on this module
+
+    return lambda sock: lambda: UrlEchoProtocol(args)
+
+
+def parse_any(argv: list[str] | None = None) -> argparse.Namespace:
+    """The strict command line of a server of every behaviour (for the launch clauses, section L)."""
+    from _urlecho import add_options
+
+    return parse_args(("echo", "multiport", "urlecho"), add_options, argv, strict=True)
 
 
 class Tracked(asyncio.Protocol):
