@@ -16,6 +16,8 @@ DIVERGENCES: dict[tuple[str, str], str] = {
     ("E5", "raw-iterative"): "one client at a time by design: an idle client blocks everyone behind it",
     ("E6", "raw-iterative"): "one client at a time by design: a client that does not read blocks the "
                              "server in sendall",
+    ("L12", "raw-iterative"): "one client at a time by design: the connected clients beyond the first "
+                              "wait unserved, and it never runs out of descriptors",
     # impl_raw --model threaded: thread-per-connection, on purpose.
     ("L9", "raw-threaded"): "thread-per-connection by design: one thread per client",
     # impl_tornado urlecho: what Tornado's HTTP1Connection decides by itself, with no public hook.

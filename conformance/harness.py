@@ -8,6 +8,7 @@ status, its stderr and its /proc entries.
 from __future__ import annotations
 
 import os
+import resource
 import select
 import signal
 import socket
@@ -130,6 +131,39 @@ class Server:
     def threads(self) -> int:
         return int(self._status("Threads"))
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far, every thread included."""
+        # /proc/PID/stat: the command name may hold spaces, so split after its closing parenthesis.
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def runnable_seconds(self) -> float | None:
+        """Time the process's threads have spent on a core or waiting in the run queue for one
+        (/proc/PID/task/*/schedstat), or None where the kernel does not keep it.
+
+        Unlike CPU time, this shows a busy loop on a loaded machine too: a process that never
+        sleeps is runnable all the time, whatever share of a core it gets.
+        """
+        total = 0
+        try:
+            for task in os.listdir(f"/proc/{self.pid}/task"):
+                on_cpu, waiting, _ = Path(f"/proc/{self.pid}/task/{task}/schedstat").read_text().split()
+                total += int(on_cpu) + int(waiting)
+        except FileNotFoundError:
+            return None  # no schedstat here (or a thread just ended: rare, and only loses a sample)
+        return total / 1e9
+
+    def stderr_size(self) -> int:
+        """Bytes written to stderr so far (an offset for ``stderr_text()[offset:]``, as bytes)."""
+        self.stderr_file.flush()
+        return os.fstat(self.stderr_file.fileno()).st_size
+
+    def stderr_since(self, offset: int) -> str:
+        """What the server wrote to stderr after ``offset`` bytes."""
+        self.stderr_file.flush()
+        self.stderr_file.seek(offset)
+        return self.stderr_file.read().decode("utf-8", "replace")
+
     def nofile_limits(self) -> tuple[str, str]:
         for line in Path(f"/proc/{self.pid}/limits").read_text().splitlines():
             if line.startswith("Max open files"):
@@ -162,13 +196,22 @@ def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[st
     return [*variant.command, behaviour, *port_args, *variant.extra, *args]
 
 
-def start_process(argv: list[str]) -> tuple[subprocess.Popen, object]:
-    """Start a server process with stdout piped (for READY) and stderr in a temporary file."""
+def start_process(argv: list[str], max_files: int | None = None) -> tuple[subprocess.Popen, object]:
+    """Start a server process with stdout piped (for READY) and stderr in a temporary file.
+
+    ``max_files`` sets the child's open-file limit, soft and hard alike, before it runs: a server may
+    raise its soft limit to the hard one (L10), so only the hard limit really holds it.
+    """
     stderr_file = tempfile.TemporaryFile()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr_file, cwd=REPO, env=env)
+                            stderr=stderr_file, cwd=REPO, env=env,
+                            preexec_fn=limit_files if max_files is not None else None)
     return proc, stderr_file
 
 
@@ -213,10 +256,11 @@ def parse_ready(line: str) -> list[tuple[str, int]]:
     return addresses
 
 
-def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> Server:
+def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = (),
+           max_files: int | None = None) -> Server:
     """Start a server and wait for READY; on failure the error carries the server's stderr."""
     argv = server_argv(variant, behaviour, ports, args)
-    proc, stderr_file = start_process(argv)
+    proc, stderr_file = start_process(argv, max_files)
     server = Server(variant, behaviour, argv, proc, stderr_file)
     try:
         server.addresses = parse_ready(read_ready(proc))

@@ -8,7 +8,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
 
-from impl_tornado import IMPLEMENTATION, run_loop
+from impl_tornado import IMPLEMENTATION, PausingAccept, run_loop
 from netrosetta.launch import Config, run
 from netrosetta.registry import BACKLOG
 
@@ -20,7 +20,7 @@ READ_SIZE = 64 * 1024
 FAIR_SHARE = 16
 
 
-class EchoServer(TCPServer):
+class EchoServer(PausingAccept, TCPServer):
     """Every client gets a coroutine: whatever it sends is written back."""
 
     async def handle_stream(self, stream: IOStream, address: tuple) -> None:

@@ -71,6 +71,7 @@ BROKEN = [
     Broken("urlecho_smuggles.py", "urlecho", {"U15.3"}),
     Broken("urlecho_no_header_deadline.py", "urlecho", {"U18.1"}),
     Broken("launch_late_signal_handlers.py", "launch", {"L11"}),
+    Broken("launch_spinning_acceptor.py", "launch", {"L12"}),
 ]
 
 

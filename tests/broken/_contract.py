@@ -17,6 +17,9 @@ import socket
 import sys
 from collections.abc import Callable
 
+# The listen queue: a burst of clients waits there rather than in SYN retries (asyncio's default
+# is 100).
+BACKLOG = 1024
 # A Protocol factory for one listening socket (it may look at the socket, e.g. for its port).
 Factory = Callable[[socket.socket], Callable[[], asyncio.Protocol]]
 
@@ -69,7 +72,7 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as error:
         sys.stderr.write(f"cannot listen on {host}:{port}: {error.strerror}\n")
         raise SystemExit(1) from None
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -82,6 +85,34 @@ def ready(socks: list[socket.socket]) -> None:
     sys.stdout.flush()
 
 
+def log(args: argparse.Namespace, line: str) -> None:
+    """One line on stderr, unless --quiet."""
+    if not args.quiet:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+async def start_serving(args: argparse.Namespace, socks: list[socket.socket],
+                        factory: Factory) -> list[asyncio.Server]:
+    """Serve every listening socket on the running loop, out-of-descriptor episodes logged once."""
+    loop = asyncio.get_running_loop()
+
+    def on_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        # Out of descriptors, asyncio stops accepting for a second and tries again, logging a
+        # traceback every time: one line per episode instead (SPEC L12); Tracked logs its end.
+        if context.get("message") == "socket.accept() out of system resource":
+            if not Tracked.out_of_files:
+                Tracked.out_of_files = True
+                log(args, "out of file descriptors: new clients wait in the listen queue")
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(on_error)
+    Tracked.args = args
+    # Passing our own sockets keeps asyncio from resolving names in a helper thread.
+    return [await loop.create_server(factory(sock), sock=sock, backlog=BACKLOG) for sock in socks]
+
+
 def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
     """Listen on every port, announce READY, serve from one thread until SIGINT or SIGTERM, exit 0."""
     socks = [listen(args.host, port) for port in args.ports]
@@ -91,8 +122,7 @@ def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        # Passing our own sockets keeps asyncio from resolving names in a helper thread.
-        servers = [await loop.create_server(factory(sock), sock=sock) for sock in socks]
+        servers = await start_serving(args, socks, factory)
         ready(socks)
         await stop.wait()
         for server in servers:
@@ -126,10 +156,15 @@ class Tracked(asyncio.Protocol):
     """Base protocol that remembers its transport, so shutdown can close every connection."""
 
     transports: set[asyncio.Transport] = set()
+    out_of_files = False  # since accept() last failed for want of a descriptor
+    args: argparse.Namespace | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         Tracked.transports.add(transport)
+        if Tracked.out_of_files:
+            Tracked.out_of_files = False
+            log(Tracked.args, "accepting clients again")
 
     def connection_lost(self, exc: Exception | None) -> None:
         Tracked.transports.discard(self.transport)

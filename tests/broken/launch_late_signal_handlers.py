@@ -10,7 +10,7 @@ import asyncio
 import signal
 import time
 
-from _contract import Tracked, correct_factory, listen, parse_any, ready
+from _contract import Tracked, correct_factory, listen, parse_any, ready, start_serving
 
 START_UP = 0.3  # seconds of start-up work between READY and the handlers
 
@@ -22,7 +22,7 @@ def main() -> None:
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
-        servers = [await loop.create_server(factory(sock), sock=sock) for sock in socks]
+        servers = await start_serving(args, socks, factory)
         ready(socks)
         time.sleep(START_UP)  # THE FLAW: READY must come after the handlers, not before them
         stop = asyncio.Event()
