@@ -21,6 +21,9 @@ from conformance.harness import IO_TIMEOUT, Server, failure
 
 KIB = 1024
 MIB = 1024 * KIB
+# E10, M14: how fast a client that half-closed with data owed reads it back (slower than any server
+# sends, on a quiet machine).
+HALF_CLOSE_READ_RATE = 16 * MIB
 
 
 def raise_own_fd_limit() -> None:
@@ -28,6 +31,43 @@ def raise_own_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def connect_small_window(server: Server, index: int = 0, size: int = 4 * KIB) -> socket.socket:
+    """A connection whose receive buffer is ``size`` bytes (set before connecting, so the window the
+    client advertises is small from the start): what the server sends soon waits on its side."""
+    sock = socket.socket(socket.AF_INET6 if ":" in server.addresses[index][0] else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    sock.settimeout(IO_TIMEOUT)
+    sock.connect(server.addresses[index])
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def read_paced(sock: socket.socket, rate: float, timeout: float = IO_TIMEOUT) -> tuple[bytes, bool]:
+    """Read until the peer closes, no faster than ``rate`` bytes a second: (data, True if it closed).
+
+    A slow reader keeps the server's socket buffer full, so what the server still has to send
+    waits in its own queue; a fast one may drain it as soon as it is written. ``timeout`` bounds the
+    wait for each piece, so a server that has stopped sending fails in seconds.
+    """
+    chunks, got = [], 0
+    start = time.monotonic()
+    sock.settimeout(timeout)
+    while True:
+        try:
+            chunk = sock.recv(64 * KIB)
+        except TimeoutError:
+            return b"".join(chunks), False
+        except ConnectionResetError:
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        got += len(chunk)
+        ahead = got / rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)  # pacing on purpose, the way a slow client reads
 
 
 def reset(sock: socket.socket) -> None:

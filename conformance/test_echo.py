@@ -9,12 +9,15 @@ import time
 import pytest
 
 from conformance.clients import (
+    HALF_CLOSE_READ_RATE,
     MIB,
     Stream,
     check_leaves_nothing_behind,
+    connect_small_window,
     fill,
     pump,
     raise_own_fd_limit,
+    read_paced,
     reset,
     stream_through,
     wait_until,
@@ -220,3 +223,22 @@ def test_E9_nothing_kept_per_connection(fresh_server):
 
     check_leaves_nothing_behind(server, serve_one, requirement,
                                 "3,000 connections, one message each, then SHUT_WR and read to EOF")
+
+
+def test_E10_half_close_with_data_owed(server):
+    """When the client half-closes while the server still holds data for it (queued, not yet sent,
+    because the client has not been reading), the server sends all of it, then closes."""
+    stream = Stream()
+    with connect_small_window(server) as sock:
+        # Send without reading until the server has taken nothing for a second: its queue, its
+        # socket buffers and ours are full.
+        pushed = fill(sock, stream, 64 * MIB, idle=1.0)
+        sock.shutdown(socket.SHUT_WR)
+        # Slowly, so that what the server still owes at EOF waits in its own queue.
+        got, closed = read_paced(sock, HALF_CLOSE_READ_RATE)
+    stream.check(got)
+    assert (len(got), stream.mismatch, closed) == (pushed, None, True), failure(
+        "E10 half-close with data owed: every byte back, then EOF",
+        f"{pushed} bytes with a 4 KiB receive window, not reading until the server stopped taking "
+        "bytes for 1 s, then SHUT_WR, then reading at 16 MiB/s", f"{pushed} bytes in order, then EOF",
+        f"{len(got)} bytes (first mismatch at {stream.mismatch}), closed={closed}")

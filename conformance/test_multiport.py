@@ -9,7 +9,18 @@ import time
 
 import pytest
 
-from conformance.clients import KIB, MIB, Stream, check_leaves_nothing_behind, fill, pump, stream_through
+from conformance.clients import (
+    HALF_CLOSE_READ_RATE,
+    KIB,
+    MIB,
+    Stream,
+    check_leaves_nothing_behind,
+    connect_small_window,
+    fill,
+    pump,
+    read_paced,
+    stream_through,
+)
 from conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("multiport")
@@ -284,3 +295,34 @@ def test_M13_nothing_kept_per_connection(fresh_server):
 
     check_leaves_nothing_behind(server, serve_one, requirement,
                                 "3,000 connections over every port, a line each, SHUT_WR, read to EOF")
+
+
+def test_M14_half_close_with_answers_owed(server):
+    """When the client half-closes while answers are still queued for it (it has not been reading),
+    every answer is sent, then the connection is closed."""
+    port = server.ports[0]
+    size = 1000
+
+    def line(index: int) -> bytes:
+        return b"%010d " % index + b"h" * (size - 12) + b"\n"
+
+    lines = Stream(line, size)
+    with connect_small_window(server) as sock:
+        # Send lines without reading until the server has taken nothing for a second: its queue of
+        # answers, its socket buffers and ours are full.
+        pushed = fill(sock, lines, 64 * MIB, idle=1.0)
+        sock.shutdown(socket.SHUT_WR)
+        # Slowly, so that what the server still owes at EOF waits in its own queue.
+        got, closed = read_paced(sock, HALF_CLOSE_READ_RATE)
+    whole, tail = divmod(pushed, size)
+    expect = b"".join(tag(port) + line(index) for index in range(whole))
+    # The last line sent is usually cut short: what its answer must be is M7's business.
+    rest = got[len(expect):]
+    tail_ok = rest in (b"", tag(port) + line(whole)[:tail] + b"\n") if tail else rest == b""
+    first = next((i for i, (a, b) in enumerate(zip(got, expect, strict=False)) if a != b), None)
+    assert (got.startswith(expect), tail_ok, closed) == (True, True, True), failure(
+        "M14 half-close with answers owed: every answer, then EOF",
+        f"{whole} lines of {size} bytes (and a {tail}-byte tail) with a 4 KiB receive window, not "
+        "reading until the server stopped taking bytes for 1 s, then SHUT_WR, then reading at 16 MiB/s",
+        f"{len(expect)} bytes of answers (then the tail's), then EOF",
+        f"{len(got)} bytes (first difference at {first}), closed={closed}")
