@@ -8,16 +8,20 @@ sleeps as synchronisation: we wait on the socket (selectors) or poll /proc with 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import resource
 import selectors
+import signal
 import socket
 import struct
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 
-from conformance.harness import IO_TIMEOUT, Server, failure
+from conformance.harness import IO_TIMEOUT, Server, failure, recv_exactly
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -325,3 +329,95 @@ def wait_until(predicate: Callable[[], bool], timeout: float = IO_TIMEOUT, inter
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+# -- E11, M15, U19.4: a server stopped (SIGSTOP) under load, then continued ------------------------
+
+# A round trip that fails returns what went wrong; None when it was answered right.
+Round = Callable[[int], "str | None"]
+
+FREEZE = 2.0  # seconds between SIGSTOP and SIGCONT
+ROUND_PACE = 0.01  # seconds between a session's round trips: load, without saturating the client
+
+
+def check_stop_and_continue(server: Server, open_session: Callable[[], AbstractContextManager[Round]],
+                            requirement: str, what: str, sessions: int = 16, late: int = 4) -> None:
+    """Stop the server with SIGSTOP for FREEZE seconds while ``sessions`` connections do round trip
+    after round trip, and ``late`` more connect and send during the stop; then SIGCONT. Every
+    session must go on with no round trip lost or wrong and no connection dropped: each of them
+    completes three more rounds after the SIGCONT.
+
+    ``open_session()`` opens a connection and gives a function doing round trip number N on it.
+    """
+    done = threading.Event()
+    progress = [0] * (sessions + late)
+    errors: list[str] = []
+
+    def run(index: int) -> None:
+        try:
+            with open_session() as round_trip:
+                number = 0
+                while not done.is_set():
+                    error = round_trip(number)
+                    if error:
+                        errors.append(f"session {index}, round {number}: {error}")
+                        return
+                    number += 1
+                    progress[index] = number
+                    time.sleep(ROUND_PACE)  # pacing on purpose: steady load, not a flood
+        except OSError as error:
+            errors.append(f"session {index}: {error!r}")
+
+    sent = (f"{sessions} connections doing {what} round trips, SIGSTOP for {FREEZE:.0f} s, {late} "
+            "more connections sending during the stop, SIGCONT")
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(sessions)]
+    resumed = [0] * (sessions + late)
+    for thread in threads:
+        thread.start()
+    try:
+        started = wait_until(lambda: errors or min(progress[:sessions]) >= 2)
+        assert started and not errors, failure(requirement, f"before the stop: {sent}",
+                                               "round trips answered",
+                                               errors[:3] or f"rounds done: {progress[:sessions]}")
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            frozen_at = time.monotonic()
+            for index in range(sessions, sessions + late):
+                threads.append(threading.Thread(target=run, args=(index,), daemon=True))
+                threads[-1].start()
+            time.sleep(max(0.0, FREEZE - (time.monotonic() - frozen_at)))  # the freeze itself
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        resumed = list(progress)
+        wait_until(lambda: errors or all(now >= then + 3
+                                         for now, then in zip(progress, resumed, strict=True)))
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(IO_TIMEOUT)
+    stalled = [index for index, (now, then) in enumerate(zip(progress, resumed, strict=True))
+               if now < then + 3]
+    assert not errors and not stalled, failure(
+        requirement, sent, "every session answered right, three more rounds each after SIGCONT",
+        f"{len(errors)} sessions failed: {errors[:3]}; stalled sessions: {stalled[:5]}")
+
+
+@contextlib.contextmanager
+def byte_session(server: Server, message: Callable[[int], bytes],
+                 answer: Callable[[socket.socket, bytes], bytes], index: int = 0,
+                 same: Callable[[bytes, bytes], bool] = bytes.__eq__):
+    """A session for check_stop_and_continue on a raw connection: round N sends ``message(N)`` and
+    expects ``answer(sock, message)`` back (as many bytes, ``same`` as it: equal by default)."""
+    with server.connect(index) as sock:
+
+        def round_trip(number: int) -> str | None:
+            data = message(number)
+            expect = answer(sock, data)
+            sock.sendall(data)
+            got = recv_exactly(sock, len(expect))
+            if not same(got, expect):
+                return (f"sent {len(data)} bytes, expected {len(expect)} back, got {len(got)} "
+                        f"(equal prefix={got == expect[:len(got)]})")
+            return None
+
+        yield round_trip

@@ -16,6 +16,7 @@ DIVERGENCES: dict[tuple[str, str], str] = {
     ("E5", "raw-iterative"): "one client at a time by design: an idle client blocks everyone behind it",
     ("E6", "raw-iterative"): "one client at a time by design: a client that does not read blocks the "
                              "server in sendall",
+    ("E11", "raw-iterative"): "one client at a time by design: the other clients wait, stopped or not",
     ("L12", "raw-iterative"): "one client at a time by design: the connected clients beyond the first "
                               "wait unserved, and it never runs out of descriptors",
     # impl_raw --model threaded: thread-per-connection, on purpose.

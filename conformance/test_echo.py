@@ -12,7 +12,9 @@ from conformance.clients import (
     HALF_CLOSE_READ_RATE,
     MIB,
     Stream,
+    byte_session,
     check_leaves_nothing_behind,
+    check_stop_and_continue,
     connect_small_window,
     fill,
     pump,
@@ -242,3 +244,15 @@ def test_E10_half_close_with_data_owed(server):
         f"{pushed} bytes with a 4 KiB receive window, not reading until the server stopped taking "
         "bytes for 1 s, then SHUT_WR, then reading at 16 MiB/s", f"{pushed} bytes in order, then EOF",
         f"{len(got)} bytes (first mismatch at {stream.mismatch}), closed={closed}")
+
+
+def test_E11_stop_and_continue(server):
+    """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no byte and
+    drops no connection: every client's echo resumes where it was, and clients that connected during
+    the stop are served."""
+
+    def message(number: int) -> bytes:
+        return b"round %d " % number + os.urandom(8 * 1024)
+
+    check_stop_and_continue(server, lambda: byte_session(server, message, lambda sock, data: data),
+                            "E11 stopped and continued: no byte lost, no connection dropped", "8 KiB echo")

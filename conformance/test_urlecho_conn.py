@@ -5,6 +5,8 @@ generous margin on top, because the machine is shared; they never sleep to synch
 slow on purpose, the way a slowloris client is.
 """
 
+import contextlib
+import itertools
 import resource
 import select
 import socket
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from conformance.clients import check_leaves_nothing_behind
+from conformance.clients import check_leaves_nothing_behind, check_stop_and_continue
 from conformance.harness import failure
 from conformance.http_client import (
     Client,
@@ -340,3 +342,32 @@ def test_U19_3_no_memory_kept_per_connection(fresh_server):
 
     check_leaves_nothing_behind(server, serve_one, requirement,
                                 "3,000 connections, one request each with Connection: close")
+
+
+def test_U19_4_stop_and_continue(server):
+    """A server stopped (SIGSTOP) for 2 seconds under keep-alive load, then continued (SIGCONT), loses
+    no request and drops no connection: every request is answered, in order, on its own connection,
+    and clients that connected during the stop are served."""
+    sessions = itertools.count()
+
+    @contextlib.contextmanager
+    def session():
+        name = next(sessions)
+        with Client.connect(server) as client:
+
+            def round_trip(number: int) -> str | None:
+                target = f"/stop-continue/{name}/{number}"
+                client.send(request("GET", target))
+                try:
+                    response = client.response()
+                except NoResponse as error:
+                    return f"GET {target}: {error}"
+                if (response.status, response.body) != (200, target.encode()):
+                    return f"GET {target}: {response.summary()}"
+                return None
+
+            yield round_trip
+
+    check_stop_and_continue(server, session,
+                            "U19.4 stopped and continued: no request lost, no connection dropped",
+                            "keep-alive GET")

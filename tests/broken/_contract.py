@@ -113,12 +113,18 @@ async def start_serving(args: argparse.Namespace, socks: list[socket.socket],
     return [await loop.create_server(factory(sock), sock=sock, backlog=BACKLOG) for sock in socks]
 
 
-def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
-    """Listen on every port, announce READY, serve from one thread until SIGINT or SIGTERM, exit 0."""
+def serve_asyncio(args: argparse.Namespace, factory: Factory,
+                  on_start: Callable[[], None] | None = None) -> None:
+    """Listen on every port, announce READY, serve from one thread until SIGINT or SIGTERM, exit 0.
+
+    ``on_start`` runs on the loop before READY (a broken server may start something there).
+    """
     socks = [listen(args.host, port) for port in args.ports]
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        if on_start is not None:
+            on_start()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
