@@ -331,82 +331,176 @@ def wait_until(predicate: Callable[[], bool], timeout: float = IO_TIMEOUT, inter
         time.sleep(interval)
 
 
-# -- E11, M15, U19.4: a server stopped (SIGSTOP) under load, then continued ------------------------
+# -- sessions: connections doing round trip after round trip, in threads, beside a scenario -------
 
 # A round trip that fails returns what went wrong; None when it was answered right.
 Round = Callable[[int], "str | None"]
+SessionFactory = Callable[[], AbstractContextManager[Round]]
 
-FREEZE = 2.0  # seconds between SIGSTOP and SIGCONT
 ROUND_PACE = 0.01  # seconds between a session's round trips: load, without saturating the client
 
 
-def check_stop_and_continue(server: Server, open_session: Callable[[], AbstractContextManager[Round]],
-                            requirement: str, what: str, sessions: int = 16, late: int = 4) -> None:
+class Sessions:
+    """Connections doing round trip after round trip, each in a thread of its own, until stopped.
+
+    ``open_session()`` opens a connection and gives a function doing round trip number N on it.
+    ``progress[i]`` counts session i's good rounds; ``errors`` says what went wrong, if anything.
+    """
+
+    def __init__(self, open_session: SessionFactory) -> None:
+        self.open_session = open_session
+        self.done = threading.Event()
+        self.progress: list[int] = []
+        self.errors: list[str] = []
+        self.threads: list[threading.Thread] = []
+
+    def add(self, count: int) -> None:
+        """Start ``count`` more sessions."""
+        for _ in range(count):
+            self.progress.append(0)
+            self.threads.append(threading.Thread(target=self._run, args=(len(self.progress) - 1,),
+                                                 daemon=True))
+            self.threads[-1].start()
+
+    def _run(self, index: int) -> None:
+        try:
+            with self.open_session() as round_trip:
+                number = 0
+                while not self.done.is_set():
+                    error = round_trip(number)
+                    if error:
+                        self.errors.append(f"session {index}, round {number}: {error}")
+                        return
+                    number += 1
+                    self.progress[index] = number
+                    time.sleep(ROUND_PACE)  # pacing on purpose: steady load, not a flood
+        except OSError as error:
+            self.errors.append(f"session {index}: {error!r}")
+
+    def go_on(self, rounds: int) -> list[int]:
+        """Wait (bounded) until each session has done ``rounds`` more rounds than now, or one failed;
+        return the sessions that did not."""
+        then = list(self.progress)
+
+        def behind() -> list[int]:
+            return [index for index, (now, was) in enumerate(zip(self.progress, then, strict=True))
+                    if now < was + rounds]
+
+        wait_until(lambda: self.errors or not behind())
+        return behind()
+
+    def stop(self) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(IO_TIMEOUT)
+
+
+# -- E11, M15, U19.4: a server stopped (SIGSTOP) under load, then continued ------------------------
+
+FREEZE = 2.0  # seconds between SIGSTOP and SIGCONT
+
+
+def check_stop_and_continue(server: Server, open_session: SessionFactory, requirement: str, what: str,
+                            sessions: int = 16, late: int = 4) -> None:
     """Stop the server with SIGSTOP for FREEZE seconds while ``sessions`` connections do round trip
     after round trip, and ``late`` more connect and send during the stop; then SIGCONT. Every
     session must go on with no round trip lost or wrong and no connection dropped: each of them
-    completes three more rounds after the SIGCONT.
-
-    ``open_session()`` opens a connection and gives a function doing round trip number N on it.
-    """
-    done = threading.Event()
-    progress = [0] * (sessions + late)
-    errors: list[str] = []
-
-    def run(index: int) -> None:
-        try:
-            with open_session() as round_trip:
-                number = 0
-                while not done.is_set():
-                    error = round_trip(number)
-                    if error:
-                        errors.append(f"session {index}, round {number}: {error}")
-                        return
-                    number += 1
-                    progress[index] = number
-                    time.sleep(ROUND_PACE)  # pacing on purpose: steady load, not a flood
-        except OSError as error:
-            errors.append(f"session {index}: {error!r}")
-
+    completes three more rounds after the SIGCONT."""
     sent = (f"{sessions} connections doing {what} round trips, SIGSTOP for {FREEZE:.0f} s, {late} "
             "more connections sending during the stop, SIGCONT")
-    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(sessions)]
-    resumed = [0] * (sessions + late)
-    for thread in threads:
-        thread.start()
+    running = Sessions(open_session)
+    stalled: list[int] = []
     try:
-        started = wait_until(lambda: errors or min(progress[:sessions]) >= 2)
-        assert started and not errors, failure(requirement, f"before the stop: {sent}",
-                                               "round trips answered",
-                                               errors[:3] or f"rounds done: {progress[:sessions]}")
+        running.add(sessions)
+        slow = running.go_on(2)
+        assert not slow and not running.errors, failure(
+            requirement, f"before the stop: {sent}", "round trips answered",
+            running.errors[:3] or f"rounds done: {running.progress}")
         os.kill(server.pid, signal.SIGSTOP)
         try:
             frozen_at = time.monotonic()
-            for index in range(sessions, sessions + late):
-                threads.append(threading.Thread(target=run, args=(index,), daemon=True))
-                threads[-1].start()
+            running.add(late)
             time.sleep(max(0.0, FREEZE - (time.monotonic() - frozen_at)))  # the freeze itself
         finally:
             os.kill(server.pid, signal.SIGCONT)
-        resumed = list(progress)
-        wait_until(lambda: errors or all(now >= then + 3
-                                         for now, then in zip(progress, resumed, strict=True)))
+        stalled = running.go_on(3)
     finally:
-        done.set()
-        for thread in threads:
-            thread.join(IO_TIMEOUT)
-    stalled = [index for index, (now, then) in enumerate(zip(progress, resumed, strict=True))
-               if now < then + 3]
+        running.stop()
+    errors = running.errors
     assert not errors and not stalled, failure(
         requirement, sent, "every session answered right, three more rounds each after SIGCONT",
         f"{len(errors)} sessions failed: {errors[:3]}; stalled sessions: {stalled[:5]}")
+
+
+# -- E12, M16, U19.5: a thousand clients that reset mid-answer --------------------------------------
+
+ABRUPT = 1000  # clients that reset while the server is answering them
+ABRUPT_AT_ONCE = 50  # of them connected at the same time
+# Stderr growth allowed per abrupt client, beyond one line per request it sent: a line or two,
+# never a traceback (which is ten lines or more).
+LOG_LINES_PER_ABRUPT = 2
+
+
+def check_abrupt_peers(server: Server, open_session: SessionFactory,
+                       start_answer: Callable[[socket.socket], int], requirement: str, what: str,
+                       sessions: int = 4) -> None:
+    """ABRUPT clients, ABRUPT_AT_ONCE at a time, each sending what needs a long answer
+    (``start_answer(sock)`` sends it and returns how many requests it holds), reading the first bytes
+    of the answer, then resetting (SO_LINGER 0), while ``sessions`` connections do round trips.
+    The sessions go on unharmed, the server's open-file count comes back to where it was, and its
+    stderr grows by at most LOG_LINES_PER_ABRUPT lines per abrupt client beyond a line per request,
+    with no traceback."""
+    sent = (f"{ABRUPT} clients, {ABRUPT_AT_ONCE} at a time, each sending {what}, reading the answer's "
+            f"first bytes and resetting, while {sessions} other connections do round trips")
+    running = Sessions(open_session)
+    try:
+        running.add(sessions)
+        slow = running.go_on(2)
+        assert not slow and not running.errors, failure(
+            requirement, f"before the resets: {sent}", "round trips answered",
+            running.errors[:3] or f"rounds done: {running.progress}")
+        files_before = server.fd_count()
+        log_start = server.stderr_size()
+        # Each round trip of the sessions may be logged too (an access log).
+        requests = sessions - sum(running.progress)
+        for _ in range(ABRUPT // ABRUPT_AT_ONCE):
+            batch = [server.connect(index % len(server.ports)) for index in range(ABRUPT_AT_ONCE)]
+            try:
+                for sock in batch:
+                    requests += start_answer(sock)
+                for sock in batch:
+                    sock.settimeout(IO_TIMEOUT)
+                    with contextlib.suppress(OSError):
+                        sock.recv(1024)  # the answer has begun: reset in the middle of it
+            finally:
+                for sock in batch:
+                    reset(sock)
+        stalled = running.go_on(3)
+    finally:
+        running.stop()
+    requests += sum(running.progress)
+    assert not running.errors and not stalled, failure(
+        requirement, sent, "the other connections' round trips answered all along",
+        f"{len(running.errors)} sessions failed: {running.errors[:3]}; stalled sessions: {stalled}")
+    assert server.alive(), failure(requirement, sent, "the server still running",
+                                   f"exit status {server.proc.returncode}")
+    closed = wait_until(lambda: server.fd_count() <= files_before)
+    assert closed, failure(requirement, sent, f"open files back to {files_before}",
+                           f"{server.fd_count()} open files")
+    log = server.stderr_since(log_start)
+    bound = requests + LOG_LINES_PER_ABRUPT * ABRUPT
+    lines = log.count("\n")
+    assert lines <= bound and "Traceback" not in log, failure(
+        requirement, sent, f"at most {bound} lines on stderr (one per request or round trip, "
+        f"{LOG_LINES_PER_ABRUPT} per abrupt client), no traceback",
+        f"{lines} lines, {len(log)} bytes, ending {log[-800:]!r}")
 
 
 @contextlib.contextmanager
 def byte_session(server: Server, message: Callable[[int], bytes],
                  answer: Callable[[socket.socket, bytes], bytes], index: int = 0,
                  same: Callable[[bytes, bytes], bool] = bytes.__eq__):
-    """A session for check_stop_and_continue on a raw connection: round N sends ``message(N)`` and
+    """A session (see Sessions) on a raw connection: round N sends ``message(N)`` and
     expects ``answer(sock, message)`` back (as many bytes, ``same`` as it: equal by default)."""
     with server.connect(index) as sock:
 

@@ -17,6 +17,8 @@ DIVERGENCES: dict[tuple[str, str], str] = {
     ("E6", "raw-iterative"): "one client at a time by design: a client that does not read blocks the "
                              "server in sendall",
     ("E11", "raw-iterative"): "one client at a time by design: the other clients wait, stopped or not",
+    ("E12", "raw-iterative"): "one client at a time by design: the other clients wait behind the "
+                              "abrupt ones",
     ("L12", "raw-iterative"): "one client at a time by design: the connected clients beyond the first "
                               "wait unserved, and it never runs out of descriptors",
     # impl_raw --model threaded: thread-per-connection, on purpose.

@@ -13,6 +13,7 @@ from conformance.clients import (
     MIB,
     Stream,
     byte_session,
+    check_abrupt_peers,
     check_leaves_nothing_behind,
     check_stop_and_continue,
     connect_small_window,
@@ -256,3 +257,20 @@ def test_E11_stop_and_continue(server):
 
     check_stop_and_continue(server, lambda: byte_session(server, message, lambda sock, data: data),
                             "E11 stopped and continued: no byte lost, no connection dropped", "8 KiB echo")
+
+
+def test_E12_abrupt_peers_at_volume(fresh_server):
+    """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
+    their sockets (its open-file count comes back), and its log stays bounded."""
+    server = fresh_server()
+
+    def message(number: int) -> bytes:
+        return b"round %d " % number + os.urandom(4096)
+
+    def start_answer(sock: socket.socket) -> int:
+        sock.sendall(os.urandom(64 * 1024))
+        return 0
+
+    check_abrupt_peers(server, lambda: byte_session(server, message, lambda sock, data: data), start_answer,
+                       "E12 1,000 clients resetting mid-answer: others unharmed, sockets closed, log bounded",
+                       "64 KiB")

@@ -17,6 +17,7 @@ from conformance.clients import (
     MIB,
     Stream,
     byte_session,
+    check_abrupt_peers,
     check_leaves_nothing_behind,
     check_stop_and_continue,
     connect_small_window,
@@ -333,11 +334,11 @@ def test_M14_half_close_with_answers_owed(server):
         f"{len(got)} bytes (first difference at {first}), closed={closed}")
 
 
-def test_M15_stop_and_continue(server):
-    """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no line and
-    drops no connection, on any port: every client's answers resume where they were, and clients
-    that connected during the stop are answered."""
-    ports = itertools.count()
+SESSION_NUMBERS = itertools.count()
+
+
+def line_session(server):
+    """A session (clients.Sessions) of 8-line round trips on one of the server's ports, in turn."""
 
     def message(number: int) -> bytes:
         return b"".join(b"round %d line %d %s\n" % (number, line, b"l" * 1000) for line in range(8))
@@ -349,6 +350,28 @@ def test_M15_stop_and_continue(server):
         # Which port the tag names is M4's clause; here only that every line comes back tagged.
         return ANY_TAG.sub(b"P ", got) == ANY_TAG.sub(b"P ", expect)
 
+    return byte_session(server, message, answer, next(SESSION_NUMBERS) % len(server.ports), same)
+
+
+def test_M15_stop_and_continue(server):
+    """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no line and
+    drops no connection, on any port: every client's answers resume where they were, and clients
+    that connected during the stop are answered."""
     check_stop_and_continue(
-        server, lambda: byte_session(server, message, answer, next(ports) % len(server.ports), same),
+        server, lambda: line_session(server),
         "M15 stopped and continued: no line lost, no connection dropped", "8-line")
+
+
+def test_M16_abrupt_peers_at_volume(fresh_server):
+    """1,000 clients that reset mid-answer disturb no other client on any port, the server closes every
+    one of their sockets (its open-file count comes back), and its log stays bounded."""
+    server = fresh_server(ports=3)
+    lines = b"".join(b"abrupt line %d %s\n" % (number, b"a" * 1000) for number in range(64))
+
+    def start_answer(sock: socket.socket) -> int:
+        sock.sendall(lines)
+        return 0
+
+    check_abrupt_peers(server, lambda: line_session(server), start_answer,
+                       "M16 1,000 clients resetting mid-answer: others unharmed, sockets closed, log bounded",
+                       "64 lines of 1 KiB")

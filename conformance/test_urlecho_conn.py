@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conformance.clients import check_leaves_nothing_behind, check_stop_and_continue
+from conformance.clients import check_abrupt_peers, check_leaves_nothing_behind, check_stop_and_continue
 from conformance.harness import failure
 from conformance.http_client import (
     Client,
@@ -344,30 +344,51 @@ def test_U19_3_no_memory_kept_per_connection(fresh_server):
                                 "3,000 connections, one request each with Connection: close")
 
 
+SESSION_NAMES = itertools.count()
+
+
+@contextlib.contextmanager
+def keep_alive_session(server):
+    """A session (clients.Sessions) of GETs on one kept-alive connection, each answer checked."""
+    name = next(SESSION_NAMES)
+    with Client.connect(server) as client:
+
+        def round_trip(number: int) -> str | None:
+            target = f"/session/{name}/{number}"
+            client.send(request("GET", target))
+            try:
+                response = client.response()
+            except NoResponse as error:
+                return f"GET {target}: {error}"
+            if (response.status, response.body) != (200, target.encode()):
+                return f"GET {target}: {response.summary()}"
+            client.sent = b""  # a long session would keep every request it sent
+            return None
+
+        yield round_trip
+
+
 def test_U19_4_stop_and_continue(server):
     """A server stopped (SIGSTOP) for 2 seconds under keep-alive load, then continued (SIGCONT), loses
     no request and drops no connection: every request is answered, in order, on its own connection,
     and clients that connected during the stop are served."""
-    sessions = itertools.count()
-
-    @contextlib.contextmanager
-    def session():
-        name = next(sessions)
-        with Client.connect(server) as client:
-
-            def round_trip(number: int) -> str | None:
-                target = f"/stop-continue/{name}/{number}"
-                client.send(request("GET", target))
-                try:
-                    response = client.response()
-                except NoResponse as error:
-                    return f"GET {target}: {error}"
-                if (response.status, response.body) != (200, target.encode()):
-                    return f"GET {target}: {response.summary()}"
-                return None
-
-            yield round_trip
-
-    check_stop_and_continue(server, session,
+    check_stop_and_continue(server, lambda: keep_alive_session(server),
                             "U19.4 stopped and continued: no request lost, no connection dropped",
                             "keep-alive GET")
+
+
+def test_U19_5_abrupt_peers_at_volume(fresh_server):
+    """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
+    their sockets (its open-file count comes back), and its log stays bounded."""
+    server = fresh_server()
+    target = "/abrupt/" + "a" * 4000
+    # Twice: the second answer is still on its way when the client resets.
+    raw = request("GET", target) * 2
+
+    def start_answer(sock: socket.socket) -> int:
+        sock.sendall(raw)
+        return 2
+
+    check_abrupt_peers(server, lambda: keep_alive_session(server), start_answer,
+                       "U19.5 1,000 clients resetting mid-answer: others unharmed, sockets closed, log "
+                       "bounded", "2 pipelined GETs of a 4 KB target")
