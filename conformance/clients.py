@@ -515,3 +515,135 @@ def byte_session(server: Server, message: Callable[[int], bytes],
             return None
 
         yield round_trip
+
+
+# -- E13, U19.6: ten thousand connections at once ---------------------------------------------------
+
+MANY = 10_000  # under --full
+MANY_QUICK = 2_000  # in `make test`
+# Connections connecting or waiting for their first answer at any moment: fewer than the listen
+# queue holds (1,024), so no SYN is dropped and retried a second later.
+MANY_IN_FLIGHT = 500
+
+
+def check_many_connections(server: Server, count: int, message: Callable[[int, int], bytes],
+                           answered: Callable[[int, int, bytes], bool | None], requirement: str,
+                           what: str) -> None:
+    """Open ``count`` connections, all held open at once, from one thread on a selector; on each, a
+    round trip ``message(i, 1)``, then once all are open, a second one ``message(i, 2)`` on every
+    connection at once. ``answered(i, round, received)`` says whether what connection i has
+    received so far is its answer (True), is not yet complete (None), or is wrong (False).
+
+    Both rounds are paced (MANY_IN_FLIGHT round trips at a time), so the listen queue never
+    overflows; the second round, with every connection open, proves they are all held at once.
+    Waits are bounded from the last progress.
+    """
+    raise_own_fd_limit()
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count + 100:
+        raise AssertionError(failure(requirement, what, f"an open-file limit of {count + 100} for the suite",
+                                     f"the suite's hard limit is {soft}: raise it (ulimit -Hn)"))
+    selector = selectors.DefaultSelector()
+    socks: list[socket.socket] = []
+    received: list[bytearray] = []
+    outgoing: list[memoryview] = []
+    round_of: list[int] = []
+    wrong: list[str] = []
+    served = [0, 0, 0]  # connections done with round 1, round 2
+    address = server.addresses[0]
+
+    def start(index: int, round_: int) -> None:
+        received[index] = bytearray()
+        outgoing[index] = memoryview(message(index, round_))
+        round_of[index] = round_
+        selector.modify(socks[index], selectors.EVENT_READ | selectors.EVENT_WRITE, index)
+
+    def pump_events(until: Callable[[], bool], stage: str) -> None:
+        last_progress = time.monotonic()
+        while not until():
+            if time.monotonic() - last_progress > IO_TIMEOUT:
+                raise AssertionError(failure(
+                    requirement, f"{count} connections, {what}; {stage}", "every connection served",
+                    f"no progress for {IO_TIMEOUT:.0f} s: {served[1]} served once, {served[2]} twice, "
+                    f"{len(socks)} opened; wrong: {wrong[:3]}"))
+            for key, mask in selector.select(0.5):
+                index, sock = key.data, key.fileobj
+                if mask & selectors.EVENT_WRITE and outgoing[index]:
+                    try:
+                        sent = sock.send(outgoing[index])
+                    except BlockingIOError:
+                        continue
+                    except OSError as error:
+                        wrong.append(f"connection {index}: {error!r} while sending")
+                        selector.unregister(sock)
+                        continue
+                    outgoing[index] = outgoing[index][sent:]
+                    last_progress = time.monotonic()
+                    if not outgoing[index]:
+                        selector.modify(sock, selectors.EVENT_READ, index)
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = sock.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError as error:
+                        data, closed_by = b"", repr(error)
+                    else:
+                        closed_by = "EOF"
+                    if not data:
+                        wrong.append(f"connection {index}: {closed_by} in round {round_of[index]}, "
+                                     f"after {bytes(received[index][:100])!r}")
+                        selector.unregister(sock)
+                        continue
+                    received[index] += data
+                    last_progress = time.monotonic()
+                    verdict = answered(index, round_of[index], bytes(received[index]))
+                    if verdict is None:
+                        continue
+                    if not verdict:
+                        wrong.append(f"connection {index}, round {round_of[index]}: "
+                                     f"{bytes(received[index][:200])!r}")
+                        selector.unregister(sock)
+                        continue
+                    served[round_of[index]] += 1
+                    round_of[index] = 0  # nothing more expected until the next round starts
+                    selector.modify(sock, selectors.EVENT_READ, index)  # an early close shows
+
+    try:
+        while len(socks) < count:
+            while len(socks) < count and len(socks) - served[1] - len(wrong) < MANY_IN_FLIGHT:
+                sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+                sock.setblocking(False)
+                sock.connect_ex(address)  # EINPROGRESS: the selector says when it is writable
+                socks.append(sock)
+                received.append(bytearray())
+                outgoing.append(memoryview(b""))
+                round_of.append(0)
+                selector.register(sock, selectors.EVENT_WRITE, len(socks) - 1)
+                start(len(socks) - 1, 1)
+            pump_events(lambda: len(socks) - served[1] - len(wrong) < MANY_IN_FLIGHT or wrong,
+                        "connecting and first round trips")
+            assert not wrong, failure(requirement, f"{count} connections, {what}", "every one served",
+                                      f"{len(wrong)} wrong, first: {wrong[:3]}")
+        pump_events(lambda: served[1] + len(wrong) >= count, "first round trips")
+        assert not wrong, failure(requirement, f"{count} connections, {what}", "every one served",
+                                  f"{len(wrong)} wrong, first: {wrong[:3]}")
+        # All open now; the second round is paced too: a server may read a whole burst before it
+        # writes any answer, which would look like no progress at all for seconds.
+        begun = [0]  # second round trips started (a list: the lambda below reads it)
+        while begun[0] < count:
+            while begun[0] < count and begun[0] - served[2] - len(wrong) < MANY_IN_FLIGHT:
+                start(begun[0], 2)
+                begun[0] += 1
+            pump_events(lambda: begun[0] - served[2] - len(wrong) < MANY_IN_FLIGHT or wrong,
+                        f"all {count} open: a second round trip on each")
+            assert not wrong, failure(requirement, f"{count} connections, {what}", "every one served",
+                                      f"{len(wrong)} wrong, first: {wrong[:3]}")
+        pump_events(lambda: served[2] + len(wrong) >= count, f"all {count} open: a second round trip on each")
+    finally:
+        selector.close()
+        for sock in socks:
+            sock.close()
+    assert not wrong and served[1:] == [count, count], failure(
+        requirement, f"{count} connections held open at once, {what}", "every one served, twice",
+        f"served {served[1]} then {served[2]}; {len(wrong)} wrong, first: {wrong[:3]}")

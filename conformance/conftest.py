@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.divergences import divergence_for
+from conformance.divergences import divergence_for, exemption_for
 from conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
 
 CLAUSE = re.compile(r"^test_([A-Z]\d+(?:_\d+)*)_")
@@ -77,11 +77,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Documented divergences become strict xfails, so they show as such and can't pass unnoticed."""
+    """Documented divergences become strict xfails, so they show as such and can't pass unnoticed;
+    exemptions are skipped, shown as n/a with their reason."""
     for item in items:
         variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
         clause = clause_of(item.name)
         if not variant or not clause:
+            continue
+        exempt = exemption_for(clause, variant)
+        if exempt:
+            item.add_marker(pytest.mark.skip(reason=f"n/a: exempt: {exempt}"))
             continue
         reason = divergence_for(clause, variant)
         if reason:

@@ -10,11 +10,14 @@ import pytest
 
 from conformance.clients import (
     HALF_CLOSE_READ_RATE,
+    MANY,
+    MANY_QUICK,
     MIB,
     Stream,
     byte_session,
     check_abrupt_peers,
     check_leaves_nothing_behind,
+    check_many_connections,
     check_stop_and_continue,
     connect_small_window,
     fill,
@@ -274,3 +277,21 @@ def test_E12_abrupt_peers_at_volume(fresh_server):
     check_abrupt_peers(server, lambda: byte_session(server, message, lambda sock, data: data), start_answer,
                        "E12 1,000 clients resetting mid-answer: others unharmed, sockets closed, log bounded",
                        "64 KiB")
+
+
+def test_E13_ten_thousand_connections(server, variant, request):
+    """10,000 concurrent connections are all served by an implementation's default variant: each gets
+    back what it sent, twice, all of them held open at once (2,000 in `make test`)."""
+    if "--loop" in variant.extra:
+        pytest.skip(f"n/a: the clause is for each implementation's default variant, not {variant.id}")
+    count = MANY if request.config.getoption("full") else MANY_QUICK
+
+    def message(index: int, round_: int) -> bytes:
+        return b"connection %d round %d\n" % (index, round_)
+
+    def answered(index: int, round_: int, got: bytes) -> bool | None:
+        expect = message(index, round_)
+        return None if len(got) < len(expect) else got == expect
+
+    check_many_connections(server, count, message, answered,
+                           f"E13 {count:,} concurrent connections all served", "a short message on each")

@@ -7,6 +7,7 @@ slow on purpose, the way a slowloris client is.
 
 import contextlib
 import itertools
+import re
 import resource
 import select
 import socket
@@ -15,7 +16,14 @@ import time
 
 import pytest
 
-from conformance.clients import check_abrupt_peers, check_leaves_nothing_behind, check_stop_and_continue
+from conformance.clients import (
+    MANY,
+    MANY_QUICK,
+    check_abrupt_peers,
+    check_leaves_nothing_behind,
+    check_many_connections,
+    check_stop_and_continue,
+)
 from conformance.harness import failure
 from conformance.http_client import (
     Client,
@@ -392,3 +400,33 @@ def test_U19_5_abrupt_peers_at_volume(fresh_server):
     check_abrupt_peers(server, lambda: keep_alive_session(server), start_answer,
                        "U19.5 1,000 clients resetting mid-answer: others unharmed, sockets closed, log "
                        "bounded", "2 pipelined GETs of a 4 KB target")
+
+
+def test_U19_6_ten_thousand_keep_alive_connections(server, variant, request):
+    """10,000 concurrent keep-alive connections are all served by an implementation's default variant:
+    each gets its answer, and a second request on each, all of them held open at once, is served
+    too (2,000 in `make test`)."""
+    if "--loop" in variant.extra:
+        pytest.skip(f"n/a: the clause is for each implementation's default variant, not {variant.id}")
+    count = MANY if request.config.getoption("full") else MANY_QUICK
+
+    def target(index: int, round_: int) -> bytes:
+        return b"/many/%d/%d" % (index, round_)
+
+    def message(index: int, round_: int) -> bytes:
+        return b"GET %s HTTP/1.1\r\nHost: suite\r\n\r\n" % target(index, round_)
+
+    def answered(index: int, round_: int, got: bytes) -> bool | None:
+        # Status and body only: the strict parse of every answer is the business of U1 to U5.
+        head, found, body = got.partition(b"\r\n\r\n")
+        if not found:
+            return None
+        length = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head)
+        if length is None or not head.startswith(b"HTTP/1.1 200 "):
+            return False
+        if len(body) < int(length.group(1)):
+            return None
+        return body == target(index, round_)
+
+    check_many_connections(server, count, message, answered,
+                           f"U19.6 {count:,} concurrent keep-alive connections all served", "a GET on each")
