@@ -40,10 +40,10 @@ def raise_own_fd_limit() -> None:
 def connect_small_window(server: Server, index: int = 0, size: int = 4 * KIB) -> socket.socket:
     """A connection whose receive buffer is ``size`` bytes (set before connecting, so the window the
     client advertises is small from the start): what the server sends soon waits on its side."""
-    sock = socket.socket(socket.AF_INET6 if ":" in server.addresses[index][0] else socket.AF_INET)
+    sock = socket.socket(socket.AF_INET6 if ":" in server.endpoint(index)[0] else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
     sock.settimeout(IO_TIMEOUT)
-    sock.connect(server.addresses[index])
+    sock.connect(server.endpoint(index))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -550,7 +550,7 @@ def check_many_connections(server: Server, count: int, message: Callable[[int, i
     round_of: list[int] = []
     wrong: list[str] = []
     served = [0, 0, 0]  # connections done with round 1, round 2
-    address = server.addresses[0]
+    address = server.endpoint(0)
 
     def start(index: int, round_: int) -> None:
         received[index] = bytearray()

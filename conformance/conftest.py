@@ -35,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--server-cmd", default="",
                     help="test another server instead: a command that follows the launch contract; "
                          "the suite appends BEHAVIOUR --port 0 [...]")
+    group.addoption("--via-proxy", action="store_true",
+                    help="with --server-cmd: reach the server through the re-cutting proxy "
+                         "(conformance/proxy.py), as the *-proxy columns do")
     group.addoption("--full", action="store_true",
                     help="run every clause under every variant (default: smoke subset for extra loops)")
     group.addoption("--matrix-json", default="",
@@ -49,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     """(variant, run every clause?) for this session's options."""
     if config.getoption("server_cmd"):
-        return [(custom_variant(config.getoption("server_cmd")), True)]
+        return [(custom_variant(config.getoption("server_cmd"), config.getoption("via_proxy")), True)]
     wanted = [name for name in config.getoption("impl").split(",") if name]
     known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
     unknown = [name for name in wanted if name not in known]
@@ -69,8 +72,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" not in metafunc.fixturenames:
         return
     smoke = metafunc.definition.get_closest_marker("smoke") is not None
+    # The launch contract is about the process, which no proxy changes: its clauses skip those.
+    launch_clause = (clause_of(metafunc.definition.name) or "").startswith("L")
     params = []
     for variant, every_clause in selected_variants(metafunc.config):
+        if variant.proxy and launch_clause:
+            continue
         if every_clause or smoke:
             params.append(pytest.param(variant, id=variant.id))
     metafunc.parametrize("variant", params)
@@ -82,7 +89,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
         clause = clause_of(item.name)
-        if not variant or not clause:
+        if not isinstance(variant, Variant) or not clause:
             continue
         exempt = exemption_for(clause, variant)
         if exempt:
@@ -153,7 +160,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Label each clause test with its variant; the label rides on its reports, also across xdist."""
     variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
-    if variant and clause_of(item.name):
+    # Not a Variant when none was selected for this test (a proxy variant and a launch clause).
+    if isinstance(variant, Variant) and clause_of(item.name):
         item.user_properties.append(("variant", variant.id))
 
 

@@ -42,6 +42,8 @@ class Variant:
     behaviours: tuple[str, ...] = ("echo", "multiport", "urlecho")
     # Our own implementations are looked up on disk so a missing one is reported, not failed.
     package: str | None = None
+    # Clients reach it through the re-cutting proxy (conformance/proxy.py): E, M and U clauses only.
+    proxy: bool = False
 
     def missing(self, behaviour: str) -> str | None:
         """Why this variant cannot serve ``behaviour``, or None if it can."""
@@ -62,11 +64,20 @@ VARIANTS: list[Variant] = [
 ]
 
 
-def custom_variant(command: str) -> Variant:
+# The same again through the re-cutting proxy, for each implementation's default variant: only the
+# cuts of the byte stream and its timing change (conformance/proxy.py).
+VARIANTS += [
+    Variant(f"{variant.id}-proxy", variant.impl, variant.command, variant.extra, default=False,
+            behaviours=variant.behaviours, package=variant.package, proxy=True)
+    for variant in list(VARIANTS) if not variant.extra
+]
+
+
+def custom_variant(command: str, proxy: bool = False) -> Variant:
     """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ..."""
     import shlex
 
-    return Variant("custom", "custom", tuple(shlex.split(command)))
+    return Variant("custom", "custom", tuple(shlex.split(command)), proxy=proxy)
 
 
 class ServerError(AssertionError):
@@ -83,6 +94,8 @@ class Server:
     proc: subprocess.Popen
     stderr_file: object
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    # For a proxy variant, one proxy per address: clients connect there (endpoint()).
+    proxies: list = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -108,8 +121,12 @@ class Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def endpoint(self, index: int = 0) -> tuple[str, int]:
+        """Where a client connects to reach the index-th address: it, or its proxy."""
+        return self.proxies[index].address if self.proxies else self.addresses[index]
+
     def connect(self, index: int = 0, timeout: float = IO_TIMEOUT) -> socket.socket:
-        host, port = self.addresses[index]
+        host, port = self.endpoint(index)
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
@@ -182,12 +199,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
                 return None, self.stderr_text()
+        self.close_proxies()
         return self.proc.returncode, self.stderr_text()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.close_proxies()
+
+    def close_proxies(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()
 
 
 def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> list[str]:
@@ -267,6 +290,10 @@ def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ..
     except ServerError as error:
         server.kill()
         raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}") from None
+    if variant.proxy:
+        from conformance.proxy import Proxy
+
+        server.proxies = [Proxy(address, seed) for seed, address in enumerate(server.addresses)]
     return server
 
 

@@ -343,14 +343,16 @@ def line_session(server):
     def message(number: int) -> bytes:
         return b"".join(b"round %d line %d %s\n" % (number, line, b"l" * 1000) for line in range(8))
 
+    index = next(SESSION_NUMBERS) % len(server.ports)
+
     def answer(sock: socket.socket, data: bytes) -> bytes:
-        return answers(sock.getpeername()[1], data.split(b"\n")[:-1])
+        return answers(server.ports[index], data.split(b"\n")[:-1])
 
     def same(got: bytes, expect: bytes) -> bool:
         # Which port the tag names is M4's clause; here only that every line comes back tagged.
         return ANY_TAG.sub(b"P ", got) == ANY_TAG.sub(b"P ", expect)
 
-    return byte_session(server, message, answer, next(SESSION_NUMBERS) % len(server.ports), same)
+    return byte_session(server, message, answer, index, same)
 
 
 def test_M15_stop_and_continue(server):
