@@ -377,3 +377,34 @@ def test_M16_abrupt_peers_at_volume(fresh_server):
     check_abrupt_peers(server, lambda: line_session(server), start_answer,
                        "M16 1,000 clients resetting mid-answer: others unharmed, sockets closed, log bounded",
                        "64 lines of 1 KiB")
+
+
+# -- edge bytes at the line limit (issue 16, item 8) -----------------------------------------------
+
+def test_M9_crlf_split_at_the_limit(server):
+    """A line of exactly 64 KiB whose CR and LF arrive in different reads is served like any other: the
+    CR waiting for its LF does not make the line too long."""
+    port = server.ports[0]
+    line = bytes(random.Random(90).choice(b"ijklmnop") for _ in range(MAX_LINE))
+    expect = answers(port, [line, b"next"])
+    with server.connect(0) as sock:
+        sock.sendall(line + b"\r")
+        time.sleep(0.3)  # slow on purpose: the LF comes in a later segment, after the CR was read
+        got, _ = pump(sock, [b"\nnext\n"], expect=len(expect))
+    assert got == expect, failure("M9 a 64 KiB line with its CR and LF in different reads is served",
+                                  "64 KiB line + b'\\r', 0.3 s later b'\\nnext\\n'", f"{len(expect)} bytes",
+                                  f"{len(got)} bytes: {got[:20]!r}...{got[-30:]!r}")
+
+
+def test_M8_tail_ending_in_cr_past_the_limit(server):
+    """An unterminated tail of exactly 64 KiB plus a CR, at EOF, is a line of 64 KiB + 1 (its CR comes
+    before no LF): ERROR line too long, then close. One CR short of that, it is answered, CR kept."""
+    port = server.ports[0]
+    error = tag(port) + b"ERROR line too long\n"
+    for tail, expect in ((b"c" * MAX_LINE + b"\r", error),
+                         (b"c" * (MAX_LINE - 1) + b"\r", tag(port) + b"c" * (MAX_LINE - 1) + b"\r\n")):
+        got, closed = talk(server, 0, [tail], expect, shut_wr=True)
+        assert (got, closed) == (expect, True), failure(
+            "M8 a tail of 64 KiB + CR at EOF is too long; 64 KiB - 1 + CR is answered with its CR",
+            f"{len(tail) - 1} bytes + b'\\r', then SHUT_WR", (expect[-30:], "closed"),
+            (got[-30:], f"{len(got)} bytes", "closed" if closed else "open"))
