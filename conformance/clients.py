@@ -395,7 +395,7 @@ class Sessions:
             thread.join(IO_TIMEOUT)
 
 
-# -- E11, M15, U19.4: a server stopped (SIGSTOP) under load, then continued ------------------------
+# -- E11, M15, U19.5: a server stopped (SIGSTOP) under load, then continued ------------------------
 
 FREEZE = 2.0  # seconds between SIGSTOP and SIGCONT
 
@@ -432,7 +432,7 @@ def check_stop_and_continue(server: Server, open_session: SessionFactory, requir
         f"{len(errors)} sessions failed: {errors[:3]}; stalled sessions: {stalled[:5]}")
 
 
-# -- E12, M16, U19.5: a thousand clients that reset mid-answer --------------------------------------
+# -- E12, M16, U19.6: a thousand clients that reset mid-answer --------------------------------------
 
 ABRUPT = 1000  # clients that reset while the server is answering them
 ABRUPT_AT_ONCE = 50  # of them connected at the same time
@@ -517,7 +517,7 @@ def byte_session(server: Server, message: Callable[[int], bytes],
         yield round_trip
 
 
-# -- E13, U19.6: ten thousand connections at once ---------------------------------------------------
+# -- E13, U19.7: ten thousand connections at once ---------------------------------------------------
 
 MANY = 10_000  # under --full
 MANY_QUICK = 2_000  # in `make test`

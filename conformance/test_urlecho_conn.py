@@ -376,16 +376,16 @@ def keep_alive_session(server):
         yield round_trip
 
 
-def test_U19_4_stop_and_continue(server):
+def test_U19_5_stop_and_continue(server):
     """A server stopped (SIGSTOP) for 2 seconds under keep-alive load, then continued (SIGCONT), loses
     no request and drops no connection: every request is answered, in order, on its own connection,
     and clients that connected during the stop are served."""
     check_stop_and_continue(server, lambda: keep_alive_session(server),
-                            "U19.4 stopped and continued: no request lost, no connection dropped",
+                            "U19.5 stopped and continued: no request lost, no connection dropped",
                             "keep-alive GET")
 
 
-def test_U19_5_abrupt_peers_at_volume(fresh_server):
+def test_U19_6_abrupt_peers_at_volume(fresh_server):
     """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
     their sockets (its open-file count comes back), and its log stays bounded."""
     server = fresh_server()
@@ -398,11 +398,11 @@ def test_U19_5_abrupt_peers_at_volume(fresh_server):
         return 2
 
     check_abrupt_peers(server, lambda: keep_alive_session(server), start_answer,
-                       "U19.5 1,000 clients resetting mid-answer: others unharmed, sockets closed, log "
+                       "U19.6 1,000 clients resetting mid-answer: others unharmed, sockets closed, log "
                        "bounded", "2 pipelined GETs of a 4 KB target")
 
 
-def test_U19_6_ten_thousand_keep_alive_connections(server, variant, request):
+def test_U19_7_ten_thousand_keep_alive_connections(server, variant, request):
     """10,000 concurrent keep-alive connections are all served by an implementation's default variant:
     each gets its answer, and a second request on each, all of them held open at once, is served
     too (2,000 in `make test`)."""
@@ -429,4 +429,4 @@ def test_U19_6_ten_thousand_keep_alive_connections(server, variant, request):
         return body == target(index, round_)
 
     check_many_connections(server, count, message, answered,
-                           f"U19.6 {count:,} concurrent keep-alive connections all served", "a GET on each")
+                           f"U19.7 {count:,} concurrent keep-alive connections all served", "a GET on each")

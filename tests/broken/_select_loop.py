@@ -3,7 +3,7 @@
 select() takes bit sets of 1,024 bits (FD_SETSIZE): once a connection's descriptor is numbered
 1,024 or more, ``select.select`` raises ValueError, asyncio's loop ends with it, and the server
 dies. Up to about a thousand clients all is well (SPEC E4, U19.1); past that it is not (E13,
-U19.6). A select() loop must refuse what it cannot watch (impl_raw's ``--loop select`` accepts and
+U19.7). A select() loop must refuse what it cannot watch (impl_raw's ``--loop select`` accepts and
 closes such a client with one log line), or use poll or epoll.
 """
 

@@ -5,7 +5,7 @@ It ticks every TICK seconds and measures how late each tick runs. When a tick is
 STALL_LIMIT late, it concludes the server is overloaded and sheds load by aborting every
 connection. But a loop runs late for reasons that are no fault of the connections: the process
 was stopped (SIGSTOP, a debugger, a paused VM) or starved of CPU, and its clients did nothing
-wrong (SPEC E11, M15, U19.4).
+wrong (SPEC E11, M15, U19.5).
 """
 
 import asyncio

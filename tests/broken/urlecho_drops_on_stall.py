@@ -1,7 +1,7 @@
 """Broken URL echo: a watchdog drops every connection when the loop runs late (_watchdog.py).
 
 The flaw: stopped for 2 s (SIGSTOP) and continued, the server finds its loop 2 s late, takes itself
-for overloaded, and aborts every keep-alive connection, requests in flight included (SPEC U19.4).
+for overloaded, and aborts every keep-alive connection, requests in flight included (SPEC U19.5).
 The HTTP handling is correct.
 """
 

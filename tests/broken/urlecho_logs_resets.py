@@ -1,7 +1,7 @@
 """Broken URL echo: every connection reset by its client is logged with a full traceback.
 
 The flaw: ``connection_lost`` logs its exception with ``logging.exception``, so each client that
-resets costs a dozen lines of stderr; a thousand abrupt clients fill the log (SPEC U19.5).
+resets costs a dozen lines of stderr; a thousand abrupt clients fill the log (SPEC U19.6).
 The HTTP handling is correct.
 """
 

@@ -1,7 +1,7 @@
 """Broken URL echo: asyncio on select(2), unaware of FD_SETSIZE (tests/broken/_select_loop.py).
 
 The flaw: past about a thousand concurrent clients a descriptor reaches 1,024, select() cannot
-take it, and the server dies (SPEC U19.6). The HTTP handling is correct, and 1,000 keep-alive
+take it, and the server dies (SPEC U19.7). The HTTP handling is correct, and 1,000 keep-alive
 clients fit (U19.1).
 """
 
