@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.divergences import divergence_for
+from conformance.divergences import divergence_for, exemption_for
 from conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
 
 CLAUSE = re.compile(r"^test_([A-Z]\d+(?:_\d+)*)_")
@@ -38,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--client-cmd", default="",
                     help="test another client: a command that follows the client launch contract; "
                          "the suite appends fetch [options] URL...")
+    group.addoption("--via-proxy", action="store_true",
+                    help="with --server-cmd: reach the server through the re-cutting proxy "
+                         "(conformance/proxy.py), as the *-proxy columns do")
     group.addoption("--full", action="store_true",
                     help="run every clause under every variant (default: smoke subset for extra loops)")
     group.addoption("--matrix-json", default="",
@@ -54,7 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     """(variant, run every clause?) for this session's options."""
     if config.getoption("server_cmd") or config.getoption("client_cmd"):
-        return [(custom_variant(config.getoption("server_cmd"), config.getoption("client_cmd")), True)]
+        return [(custom_variant(config.getoption("server_cmd"), config.getoption("client_cmd"),
+                                config.getoption("via_proxy")), True)]
     wanted = [name for name in config.getoption("impl").split(",") if name]
     known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
     unknown = [name for name in wanted if name not in known]
@@ -74,8 +78,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" not in metafunc.fixturenames:
         return
     smoke = metafunc.definition.get_closest_marker("smoke") is not None
+    # The launch contract is about the process, which no proxy changes: its clauses skip those.
+    launch_clause = (clause_of(metafunc.definition.name) or "").startswith("L")
     params = []
     for variant, every_clause in selected_variants(metafunc.config):
+        if variant.proxy and launch_clause:
+            continue
         if every_clause or smoke:
             params.append(pytest.param(variant, id=variant.id))
     metafunc.parametrize("variant", params)
@@ -87,11 +95,16 @@ HOUSE_RULE = "house rule: netrosetta's own choice where RFC 9112 allows others; 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Documented divergences become strict xfails, so they show as such and can't pass unnoticed;
-    house rules become non-strict xfails for an outside server, so they show without failing."""
+    house rules become non-strict xfails for an outside server, so they show without failing;
+    exemptions are skipped, shown as n/a with their reason."""
     for item in items:
         variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
         clause = clause_of(item.name)
-        if not variant or not clause:
+        if not isinstance(variant, Variant) or not clause:
+            continue
+        exempt = exemption_for(clause, variant)
+        if exempt:
+            item.add_marker(pytest.mark.skip(reason=f"n/a: exempt: {exempt}"))
             continue
         reason = divergence_for(clause, variant)
         if reason:
@@ -169,7 +182,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Label each clause test with its variant; the label rides on its reports, also across xdist."""
     variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
-    if variant and clause_of(item.name):
+    # Not a Variant when none was selected for this test (a proxy variant and a launch clause).
+    if isinstance(variant, Variant) and clause_of(item.name):
         item.user_properties.append(("variant", variant.id))
 
 

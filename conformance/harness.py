@@ -8,6 +8,7 @@ status, its stderr and its /proc entries.
 from __future__ import annotations
 
 import os
+import resource
 import select
 import signal
 import socket
@@ -47,6 +48,8 @@ class Variant:
     @property
     def client_command(self) -> tuple[str, ...]:
         return self.command if self.client is None else self.client
+    # Clients reach it through the re-cutting proxy (conformance/proxy.py): E, M and U clauses only.
+    proxy: bool = False
 
     def missing(self, behaviour: str) -> str | None:
         """Why this variant cannot serve ``behaviour``, or None if it can."""
@@ -70,15 +73,24 @@ VARIANTS: list[Variant] = [
 SERVER_BEHAVIOURS = tuple(name for name, behaviour in BEHAVIOURS.items() if not behaviour.is_client)
 CLIENT_BEHAVIOURS = tuple(name for name, behaviour in BEHAVIOURS.items() if behaviour.is_client)
 
+# The same again through the re-cutting proxy, for each implementation's default variant: only the
+# cuts of the byte stream and its timing change (conformance/proxy.py). Servers only.
+VARIANTS += [
+    Variant(f"{variant.id}-proxy", variant.impl, variant.command, variant.extra, default=False,
+            behaviours=tuple(b for b in variant.behaviours if b in SERVER_BEHAVIOURS),
+            package=variant.package, proxy=True)
+    for variant in list(VARIANTS) if not variant.extra
+]
 
-def custom_variant(command: str, client_command: str = "") -> Variant:
+
+def custom_variant(command: str, client_command: str = "", proxy: bool = False) -> Variant:
     """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ...; and/or a
     client from anywhere (`--client-cmd`): the suite appends fetch [options] URL... One column."""
     import shlex
 
     behaviours = (SERVER_BEHAVIOURS if command else ()) + (CLIENT_BEHAVIOURS if client_command else ())
     return Variant("custom", "custom", tuple(shlex.split(command)), behaviours=behaviours,
-                   client=tuple(shlex.split(client_command)) if client_command else None)
+                   client=tuple(shlex.split(client_command)) if client_command else None, proxy=proxy)
 
 
 class ServerError(AssertionError):
@@ -95,6 +107,8 @@ class Server:
     proc: subprocess.Popen
     stderr_file: object
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    # For a proxy variant, one proxy per address: clients connect there (endpoint()).
+    proxies: list = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -120,8 +134,12 @@ class Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def endpoint(self, index: int = 0) -> tuple[str, int]:
+        """Where a client connects to reach the index-th address: it, or its proxy."""
+        return self.proxies[index].address if self.proxies else self.addresses[index]
+
     def connect(self, index: int = 0, timeout: float = IO_TIMEOUT) -> socket.socket:
-        host, port = self.addresses[index]
+        host, port = self.endpoint(index)
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
@@ -143,6 +161,39 @@ class Server:
     def threads(self) -> int:
         return int(self._status("Threads"))
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far, every thread included."""
+        # /proc/PID/stat: the command name may hold spaces, so split after its closing parenthesis.
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def runnable_seconds(self) -> float | None:
+        """Time the process's threads have spent on a core or waiting in the run queue for one
+        (/proc/PID/task/*/schedstat), or None where the kernel does not keep it.
+
+        Unlike CPU time, this shows a busy loop on a loaded machine too: a process that never
+        sleeps is runnable all the time, whatever share of a core it gets.
+        """
+        total = 0
+        try:
+            for task in os.listdir(f"/proc/{self.pid}/task"):
+                on_cpu, waiting, _ = Path(f"/proc/{self.pid}/task/{task}/schedstat").read_text().split()
+                total += int(on_cpu) + int(waiting)
+        except FileNotFoundError:
+            return None  # no schedstat here (or a thread just ended: rare, and only loses a sample)
+        return total / 1e9
+
+    def stderr_size(self) -> int:
+        """Bytes written to stderr so far (an offset for ``stderr_text()[offset:]``, as bytes)."""
+        self.stderr_file.flush()
+        return os.fstat(self.stderr_file.fileno()).st_size
+
+    def stderr_since(self, offset: int) -> str:
+        """What the server wrote to stderr after ``offset`` bytes."""
+        self.stderr_file.flush()
+        self.stderr_file.seek(offset)
+        return self.stderr_file.read().decode("utf-8", "replace")
+
     def nofile_limits(self) -> tuple[str, str]:
         for line in Path(f"/proc/{self.pid}/limits").read_text().splitlines():
             if line.startswith("Max open files"):
@@ -161,12 +212,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
                 return None, self.stderr_text()
+        self.close_proxies()
         return self.proc.returncode, self.stderr_text()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.close_proxies()
+
+    def close_proxies(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()
 
 
 def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> list[str]:
@@ -175,15 +232,24 @@ def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[st
     return [*variant.command, behaviour, *port_args, *variant.extra, *args]
 
 
-def start_process(argv: list[str]) -> tuple[subprocess.Popen, object]:
-    """Start a server process with stdout piped (for READY) and stderr in a temporary file."""
+def start_process(argv: list[str], max_files: int | None = None) -> tuple[subprocess.Popen, object]:
+    """Start a server process with stdout piped (for READY) and stderr in a temporary file.
+
+    ``max_files`` sets the child's open-file limit, soft and hard alike, before it runs: a server may
+    raise its soft limit to the hard one (L10), so only the hard limit really holds it.
+    """
     stderr_file = tempfile.TemporaryFile()
     # No PYTHONUNBUFFERED: a Python server must flush its READY line itself (SPEC L1).
     env = dict(os.environ)
     env.pop("PYTHONUNBUFFERED", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr_file, cwd=REPO, env=env)
+                            stderr=stderr_file, cwd=REPO, env=env,
+                            preexec_fn=limit_files if max_files is not None else None)
     return proc, stderr_file
 
 
@@ -228,16 +294,21 @@ def parse_ready(line: str) -> list[tuple[str, int]]:
     return addresses
 
 
-def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> Server:
+def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = (),
+           max_files: int | None = None) -> Server:
     """Start a server and wait for READY; on failure the error carries the server's stderr."""
     argv = server_argv(variant, behaviour, ports, args)
-    proc, stderr_file = start_process(argv)
+    proc, stderr_file = start_process(argv, max_files)
     server = Server(variant, behaviour, argv, proc, stderr_file)
     try:
         server.addresses = parse_ready(read_ready(proc))
     except ServerError as error:
         server.kill()
         raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}") from None
+    if variant.proxy:
+        from conformance.proxy import Proxy
+
+        server.proxies = [Proxy(address, seed) for seed, address in enumerate(server.addresses)]
     return server
 
 
