@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from conformance.harness import IO_TIMEOUT, Server, failure
+from netrosetta_conformance.harness import IO_TIMEOUT, Server, failure
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conformance.clients import (
+from netrosetta_conformance.clients import (
     MIB,
     Stream,
     check_leaves_nothing_behind,
@@ -19,7 +19,7 @@ from conformance.clients import (
     stream_through,
     wait_until,
 )
-from conformance.harness import failure
+from netrosetta_conformance.harness import failure
 
 pytestmark = pytest.mark.behaviour("echo")
 

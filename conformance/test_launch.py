@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from conformance.clients import MIB, Stream, fill, pump, reset
-from conformance.harness import (
+from netrosetta_conformance.clients import MIB, Stream, fill, pump, reset
+from netrosetta_conformance.harness import (
     READY_TIMEOUT,
     STOP_TIMEOUT,
     Server,

@@ -9,8 +9,16 @@ import time
 
 import pytest
 
-from conformance.clients import KIB, MIB, Stream, check_leaves_nothing_behind, fill, pump, stream_through
-from conformance.harness import IO_TIMEOUT, failure
+from netrosetta_conformance.clients import (
+    KIB,
+    MIB,
+    Stream,
+    check_leaves_nothing_behind,
+    fill,
+    pump,
+    stream_through,
+)
+from netrosetta_conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("multiport")
 

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from conformance.clients import check_leaves_nothing_behind
-from conformance.harness import failure
-from conformance.http_client import (
+from netrosetta_conformance.clients import check_leaves_nothing_behind
+from netrosetta_conformance.harness import failure
+from netrosetta_conformance.http_client import (
     Client,
     NoResponse,
     answer_of,

@@ -111,7 +111,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1:]
     args = _parser().parse_args(argv)
-    from conformance.harness import VARIANTS
+    from netrosetta_conformance.harness import VARIANTS
 
     if args.impl and args.server_cmd:
         raise UsageError("--impl and --server-cmd exclude each other")
@@ -147,7 +147,7 @@ def _natural(clause: str) -> tuple:
 
 def build_matrix(cells: list[dict], titles: dict[str, str]) -> tuple[list[dict], list[dict]]:
     """The rows (clauses: SPEC.md order, then any unknown ones) and columns (variants) that ran."""
-    from conformance.harness import VARIANTS
+    from netrosetta_conformance.harness import VARIANTS
 
     tested = {cell["clause"] for cell in cells}
     order = [clause for clause in titles if clause in tested]

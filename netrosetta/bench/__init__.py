@@ -91,9 +91,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from conformance.harness import ServerError
 from netrosetta.bench import clients, servers
 from netrosetta.bench.servers import Target
+from netrosetta_conformance.harness import ServerError
 
 SCHEMA = "netrosetta-bench/1"
 MIB = 1024 * 1024

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.divergences import divergence_for
-from conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
+from netrosetta_conformance.divergences import divergence_for
+from netrosetta_conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
 
 CLAUSE = re.compile(r"^test_([A-Z]\d+(?:_\d+)*)_")
 
