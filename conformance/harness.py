@@ -2,13 +2,16 @@
 
 Nothing here imports an implementation. A server is a subprocess that follows the launch contract
 (SPEC.md, section L); all we know of it is its command line, its READY line, its sockets, its exit
-status, its stderr and its /proc entries.
+status, its stderr and its /proc entries. Every server runs in a process group of its own, and the
+whole group is ended with it, so a wrapper's children (``sh -c '...'``) never outlive a test.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,10 +23,9 @@ from pathlib import Path
 
 from netrosetta.registry import variants
 
-REPO = Path(__file__).resolve().parent.parent
-
 # Bounded waits. Generous, because the machine is shared and noisy; a healthy server is far faster.
-READY_TIMEOUT = 20.0
+# The plugin sets READY_TIMEOUT from --ready-timeout; readers look it up when they wait.
+READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 2.0  # the contract: exit within 2 seconds of SIGTERM
 IO_TIMEOUT = 10.0
 
@@ -46,9 +48,17 @@ class Variant:
         """Why this variant cannot serve ``behaviour``, or None if it can."""
         if behaviour not in self.behaviours:
             return f"n/a: {self.id} does not serve {behaviour}"
-        if self.package and not (REPO / self.package / f"{behaviour}.py").exists():
+        if self.package and not _module_file(self.package, behaviour).exists():
             return f"missing: {self.package}/{behaviour}.py is not written yet"
         return None
+
+
+def _module_file(package: str, module: str) -> Path:
+    """Where ``package.module`` is or would be, without importing the package (checkout or installed)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return Path(package, f"{module}.py")
+    return Path(next(iter(spec.submodule_search_locations)), f"{module}.py")
 
 
 # Every column of the matrix, from the one list of implementations (netrosetta/registry.py). Other
@@ -63,13 +73,19 @@ VARIANTS: list[Variant] = [
 
 def custom_variant(command: str) -> Variant:
     """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ..."""
-    import shlex
-
     return Variant("custom", "custom", tuple(shlex.split(command)))
 
 
 class ServerError(AssertionError):
-    """The server did not follow the launch contract."""
+    """The server did not follow the launch contract.
+
+    ``status`` is its exit status when it exited before READY (None if it is still running, or
+    stayed silent and was stopped).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -140,20 +156,22 @@ class Server:
     # -- stopping --------------------------------------------------------------------------
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> tuple[int | None, str]:
-        """Send ``sig`` and wait; return (exit status or None if it did not exit in time, stderr)."""
+        """Send ``sig`` to the server's process group and wait for the server; return (its exit
+        status, or None if it did not exit in time, and its stderr). Whatever is left of the group
+        afterwards is killed."""
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            signal_group(self.proc, sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
                 return None, self.stderr_text()
+        end_group(self.proc)
         return self.proc.returncode, self.stderr_text()
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """SIGKILL the server and its whole process group."""
+        end_group(self.proc)
 
 
 def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> list[str]:
@@ -163,20 +181,45 @@ def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[st
 
 
 def start_process(argv: list[str]) -> tuple[subprocess.Popen, object]:
-    """Start a server process with stdout piped (for READY) and stderr in a temporary file."""
+    """Start a server process with stdout piped (for READY) and stderr in a temporary file.
+
+    As SPEC.md, section L says: in the suite's own working directory, with the suite's environment
+    plus PYTHONUNBUFFERED=1, stdin from /dev/null, in a new session (its own process group).
+    """
     stderr_file = tempfile.TemporaryFile()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr_file, cwd=REPO, env=env)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=stderr_file, env=env, start_new_session=True)
+    except OSError as error:  # no such program, not executable: the shell's status for it
+        stderr_file.close()
+        raise ServerError(f"cannot run {argv[0]!r}: {error.strerror}\ncommand: {shlex.join(argv)}",
+                          status=127) from None
     return proc, stderr_file
 
 
-def read_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> str:
-    """Wait (bounded) for the first stdout line; return it without its newline.
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the process group the server leads (the server and anything it started)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the server's process group (a wrapper's children too) and reap the server."""
+    signal_group(proc, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def read_ready(proc: subprocess.Popen, timeout: float | None = None) -> str:
+    """Wait (bounded, by default READY_TIMEOUT) for the first stdout line; return it without its newline.
 
     Raises ServerError if the process exits or stays silent first.
     """
+    timeout = READY_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     fd = proc.stdout.fileno()
     buffer = b""
@@ -189,9 +232,13 @@ def read_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> str:
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
-            proc.wait(timeout)
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()) + STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:  # closed its stdout but kept running
+                raise ServerError(f"server closed its stdout without a READY line (got: {buffer!r})") \
+                    from None
             raise ServerError(f"server exited with status {proc.returncode} before READY "
-                              f"(stdout: {buffer!r})")
+                              f"(stdout: {buffer!r})", status=proc.returncode)
         buffer += chunk
     line, _, rest = buffer.partition(b"\n")
     if rest:
@@ -222,7 +269,8 @@ def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ..
         server.addresses = parse_ready(read_ready(proc))
     except ServerError as error:
         server.kill()
-        raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}") from None
+        raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}",
+                          status=error.status) from None
     return server
 
 

@@ -1,20 +1,31 @@
-"""Pytest wiring for the conformance suite: which servers to run, and the fixtures that launch them.
+"""The conformance suite's pytest plugin: which servers to run, and the fixtures that launch them.
+
+Registered through the ``pytest11`` entry point of the installed package, so its options work
+wherever the suite runs: ``pytest conformance`` in a checkout, ``pytest --pyargs
+netrosetta_conformance`` anywhere, ``netrosetta conformance``. Its hooks do nothing for tests that
+are not clause tests.
 
 Every clause test takes a ``variant`` (a column of the matrix: an implementation with its loop or
-model) and a ``server`` (that variant running the test module's behaviour). Servers are shared by
-the tests of one worker, keyed by (variant, behaviour, arguments), and checked after each test: a
-server that died under a test fails that test with its stderr, and the next test gets a new one.
+model) and a ``server`` (that variant running the test module's behaviour). Before any test, the
+pre-flight (preflight.py) launches each (variant, behaviour) once, and stops the run at once if one
+cannot start. Servers are shared by the tests of one worker, keyed by (variant, behaviour,
+arguments), and checked after each test: a server that died under a test fails that test with its
+stderr, and the next test gets a new one.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from netrosetta_conformance import harness, preflight
 from netrosetta_conformance.divergences import divergence_for
 from netrosetta_conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
 
@@ -39,11 +50,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run every clause under every variant (default: smoke subset for extra loops)")
     group.addoption("--matrix-json", default="",
                     help="write the clause x variant results to this JSON file")
+    group.addoption("--ready-timeout", type=float, default=harness.READY_TIMEOUT, metavar="SECONDS",
+                    help=f"how long a server may take to print READY (default {harness.READY_TIMEOUT:g}); "
+                         "the pre-flight stops the run if it takes longer")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(name): the behaviour a test module checks")
     config.addinivalue_line("markers", "server_args(*args): extra command-line arguments")
+    config.addinivalue_line("markers", "smoke: the subset of clauses run under every non-default --loop")
+    timeout = config.getoption("ready_timeout")
+    if timeout <= 0:
+        raise pytest.UsageError(f"--ready-timeout must be positive, not {timeout:g}")
+    harness.READY_TIMEOUT = timeout
 
 
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
@@ -65,8 +84,16 @@ def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     return chosen
 
 
+SUITE = Path(__file__).resolve().parent
+
+
+def in_suite(path: Path) -> bool:
+    """Is this test file one of the suite's own? The plugin leaves every other test alone."""
+    return Path(path).resolve().parent == SUITE
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "variant" not in metafunc.fixturenames:
+    if "variant" not in metafunc.fixturenames or not in_suite(metafunc.definition.path):
         return
     smoke = metafunc.definition.get_closest_marker("smoke") is not None
     params = []
@@ -79,7 +106,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Documented divergences become strict xfails, so they show as such and can't pass unnoticed."""
     for item in items:
-        variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+        variant = _variant_of(item)
         clause = clause_of(item.name)
         if not variant or not clause:
             continue
@@ -143,11 +170,115 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _SERVERS.clear()
 
 
+# -- the pre-flight: every (variant, behaviour) under test launched once, before any test ------------
+
+def _variant_of(item: pytest.Item) -> Variant | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("variant") if callspec and in_suite(item.path) else None
+
+
+def _behaviour_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("behaviour")
+    return marker.args[0] if marker else None
+
+
+_STORE: list[preflight.VerdictStore] = []  # this process's handle on the run's verdict directory
+
+
+def _store(config: pytest.Config) -> preflight.VerdictStore:
+    """The verdict directory: made by the controller (or the only process), handed to xdist workers."""
+    if not _STORE:
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            directory = Path(workerinput["netrosetta_preflight"])
+        else:
+            directory = Path(tempfile.mkdtemp(prefix="netrosetta-preflight-"))
+            config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+        _STORE.append(preflight.VerdictStore(directory))
+    return _STORE[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist, on the controller: tell each worker where the pre-flight verdicts go."""
+    node.workerinput["netrosetta_preflight"] = str(_store(node.config).directory)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Launch each (variant, behaviour) the collected tests need, once; n/a the behaviours a server
+    refuses with status 2; stop the run (one message) if a server cannot start.
+
+    tryfirst: under xdist the worker reports its collection to the controller in this same hook,
+    and the controller schedules no test before every worker has, so no test starts before this.
+    """
+    config = session.config
+    if config.option.collectonly:
+        return
+    pairs: dict[str, tuple[Variant, str]] = {}
+    for item in session.items:
+        variant, behaviour = _variant_of(item), _behaviour_of(item)
+        if variant is not None and behaviour is not None and not variant.missing(behaviour):
+            pairs.setdefault(preflight.key_of(variant, behaviour), (variant, behaviour))
+    if not pairs:
+        return
+    store = _store(config)
+    # Workers start at different pairs, so that they launch different servers side by side.
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    start = int(worker.removeprefix("gw") or 0) % len(pairs)
+    keys = list(pairs)[start:] + list(pairs)[:start]
+    verdicts = {}
+    for key in keys:
+        variant, behaviour = pairs[key]
+
+        def run(variant: Variant = variant, behaviour: str = behaviour) -> dict:
+            verdict, server = preflight.check(variant, behaviour)
+            if server is not None:  # the tests' first server of this kind, in this process
+                _SERVERS[(variant.id, behaviour, ())] = server
+            return verdict
+
+        verdicts[key] = store.settle(key, run)
+        if verdicts[key]["status"] == "fatal":
+            break
+    for item in session.items:
+        variant, behaviour = _variant_of(item), _behaviour_of(item)
+        verdict = verdicts.get(preflight.key_of(variant, behaviour)) if variant and behaviour else None
+        if verdict and verdict["status"] == "n/a":
+            item.add_marker(pytest.mark.skip(reason=verdict["reason"]))
+    if not hasattr(config, "workerinput"):
+        _stop_if_fatal(config, store)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    """xdist, on the controller: a worker has finished its pre-flight; stop if it found a dead server."""
+    _stop_if_fatal(node.config, _store(node.config))
+
+
+def _stop_if_fatal(config: pytest.Config, store: preflight.VerdictStore) -> None:
+    verdict = store.fatal()
+    if verdict is None:
+        return
+    _STOPPED.append(verdict["message"])
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", "netrosetta pre-flight", red=True, bold=True)
+        reporter.write_line(verdict["message"])
+    else:
+        sys.stderr.write(verdict["message"] + "\n")
+    pytest.exit("stopped before any test by the pre-flight (see above)",
+                returncode=pytest.ExitCode.TESTS_FAILED)
+
+
+_STOPPED: list[str] = []
+
+
 # -- the matrix: one cell per (clause, variant), recorded on the controller ---------------------
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Label each clause test with its variant; the label rides on its reports, also across xdist."""
-    variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+    variant = _variant_of(item)
     if variant and clause_of(item.name):
         item.user_properties.append(("variant", variant.id))
 
@@ -221,4 +352,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     cells = [{"clause": clause, "variant": variant, **cell}
              for (clause, variant), cell in sorted(_RESULTS.items())]
-    Path(path).write_text(json.dumps({"cells": cells}, indent=2) + "\n")
+    document = {"cells": cells}
+    if _STOPPED:
+        document["stopped"] = _STOPPED[0]
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")

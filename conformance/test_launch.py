@@ -7,16 +7,18 @@ so these tests hold for every implementation, loop and model, and for ``--server
 import re
 import signal
 import socket
+import subprocess
 import sys
 
 import pytest
 
+from netrosetta_conformance import harness
 from netrosetta_conformance.clients import MIB, Stream, fill, pump, reset
 from netrosetta_conformance.harness import (
-    READY_TIMEOUT,
     STOP_TIMEOUT,
     Server,
     ServerError,
+    end_group,
     failure,
     parse_ready,
     read_ready,
@@ -35,19 +37,18 @@ def argv_for(variant, behaviour: str, *args: str) -> list[str]:
     return [*variant.command, behaviour, *variant.extra, *args]
 
 
-def run_to_exit(argv: list[str], timeout: float = READY_TIMEOUT) -> tuple[int | None, bytes, str]:
-    """Run a command that should exit by itself: (status or None if it did not, stdout, stderr)."""
+def run_to_exit(argv: list[str]) -> tuple[int | None, bytes, str]:
+    """Run a command that should exit by itself (within --ready-timeout): (status or None if it did
+    not, stdout, stderr)."""
     proc, stderr_file = start_process(argv)
     try:
-        proc.wait(timeout)
-    except Exception:
-        proc.kill()
-        proc.wait()
+        proc.wait(harness.READY_TIMEOUT)
+    except subprocess.TimeoutExpired:
         status = None
     else:
         status = proc.returncode
-    stdout = proc.stdout.read()
-    proc.stdout.close()
+    stdout = proc.stdout.read() if status is not None else b""
+    end_group(proc)
     stderr_file.seek(0)
     return status, stdout, stderr_file.read().decode("utf-8", "replace")
 
