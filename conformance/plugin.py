@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from netrosetta_conformance import harness, preflight
+from netrosetta.registry import BEHAVIOURS
+from netrosetta_conformance import harness, preflight, scope
 from netrosetta_conformance.divergences import divergence_for
 from netrosetta_conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
 
@@ -53,16 +54,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ready-timeout", type=float, default=harness.READY_TIMEOUT, metavar="SECONDS",
                     help=f"how long a server may take to print READY (default {harness.READY_TIMEOUT:g}); "
                          "the pre-flight stops the run if it takes longer")
+    group.addoption("--behaviour", "--behavior", default="", metavar="NAMES",
+                    help=f"the behaviours to test, comma-separated ({', '.join(BEHAVIOURS)}); the "
+                         "others show as n/a; default: all")
+    group.addoption("--not-applicable", default="", metavar="CLAUSES",
+                    help=f"with --server-cmd: runtime clauses ({', '.join(scope.RUNTIME)}) that do not "
+                         "apply to your server's runtime, comma-separated; they show as n/a")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(name): the behaviour a test module checks")
     config.addinivalue_line("markers", "server_args(*args): extra command-line arguments")
     config.addinivalue_line("markers", "smoke: the subset of clauses run under every non-default --loop")
+    config.addinivalue_line("markers", "proc: reads the server's /proc entries (n/a without /proc)")
+    config.addinivalue_line("markers", "process(why): needs the server's process, not just its sockets")
     timeout = config.getoption("ready_timeout")
     if timeout <= 0:
         raise pytest.UsageError(f"--ready-timeout must be positive, not {timeout:g}")
     harness.READY_TIMEOUT = timeout
+    _SCOPE[:] = [_scope(config)]
+
+
+_SCOPE: list[scope.Scope] = []
+
+
+def _scope(config: pytest.Config) -> scope.Scope:
+    """This run's Scope, from the options; UsageError (one line) for a bad one."""
+    names = [name.strip() for name in config.getoption("behaviour").split(",") if name.strip()]
+    unknown = [name for name in names if name not in BEHAVIOURS]
+    if unknown:
+        raise pytest.UsageError(f"--behaviour: unknown {', '.join(unknown)} (known: {', '.join(BEHAVIOURS)})")
+    try:
+        declared = scope.parse_clauses(config.getoption("not_applicable"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    if declared and not config.getoption("server_cmd"):
+        raise pytest.UsageError("--not-applicable is for a server of your own (--server-cmd): "
+                                "netrosetta's implementations are held to every clause")
+    return scope.Scope(behaviours=frozenset(names) if names else None, not_applicable=declared)
 
 
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
@@ -104,11 +133,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Documented divergences become strict xfails, so they show as such and can't pass unnoticed."""
+    """Tests this run does not apply to are skipped as n/a, with their reason (scope.py); documented
+    divergences become strict xfails, so they show as such and can't pass unnoticed."""
     for item in items:
         variant = _variant_of(item)
         clause = clause_of(item.name)
         if not variant or not clause:
+            continue
+        behaviour = _behaviour_of(item)
+        marks: dict[str, tuple] = {}
+        for mark in item.iter_markers():  # the closest first
+            marks.setdefault(mark.name, mark.args)
+        why = _SCOPE[0].reason(clause, behaviour, marks, item.fixturenames) if behaviour else None
+        if why:
+            item.add_marker(pytest.mark.skip(reason=why))
             continue
         reason = divergence_for(clause, variant)
         if reason:
@@ -218,7 +256,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     pairs: dict[str, tuple[Variant, str]] = {}
     for item in session.items:
         variant, behaviour = _variant_of(item), _behaviour_of(item)
-        if variant is not None and behaviour is not None and not variant.missing(behaviour):
+        if (variant is not None and behaviour is not None and not variant.missing(behaviour)
+                and item.get_closest_marker("skip") is None):
             pairs.setdefault(preflight.key_of(variant, behaviour), (variant, behaviour))
     if not pairs:
         return

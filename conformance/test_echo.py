@@ -146,6 +146,7 @@ def test_E6_slow_client_delays_no_other(server):
                        "the message echoed", got)
 
 
+@pytest.mark.proc
 def test_E7_backpressure(fresh_server):
     """Backpressure: a client that sends 256 MiB without reading in step leaves the server's memory
     flat (RSS under 64 MiB above its level before the transfer), and every byte comes back in order
@@ -178,6 +179,7 @@ def test_E7_backpressure(fresh_server):
         f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
 
 
+@pytest.mark.proc
 def test_E8_reset_mid_transfer(fresh_server):
     """A client that resets its connection mid-transfer disturbs no other client, and the server closes
     its socket (its open-file count returns to where it was)."""
@@ -204,6 +206,7 @@ def test_E8_reset_mid_transfer(fresh_server):
                            f"{server.fd_count()} open files")
 
 
+@pytest.mark.proc
 def test_E9_nothing_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections (each
     sends a message, half-closes and reads to the end), RSS has grown by less than 8 MiB over its level

@@ -126,6 +126,7 @@ def test_L1_ready_line(spawn, variant):
                                        "no echo")
 
 
+@pytest.mark.behaviour("multiport")
 def test_L2_ready_lists_ports_in_order(spawn, variant):
     """With `--ports P1,P2,...` the READY line lists one address per listener, in the order given,
     each with its real port."""
@@ -225,6 +226,7 @@ BAD_COMMAND_LINES = [
 ]
 
 
+@pytest.mark.process("runs the server command with bad arguments")
 @pytest.mark.parametrize("case", [args for _, args in BAD_COMMAND_LINES],
                          ids=[label.replace(" ", "-") for label, _ in BAD_COMMAND_LINES])
 def test_L7_bad_command_line(variant, case):
@@ -240,6 +242,7 @@ def test_L7_bad_command_line(variant, case):
         f"status {status}, stdout {stdout!r}, stderr {stderr[-1500:]!r}")
 
 
+@pytest.mark.process("runs the server on an address already in use")
 def test_L8_address_in_use(variant):
     """An address already in use prints one line on stderr naming that address (`127.0.0.1:PORT`) and
     exits with status 1, with no traceback."""
@@ -259,6 +262,7 @@ def test_L8_address_in_use(variant):
 
 # -- L9-L10: the process ------------------------------------------------------------------
 
+@pytest.mark.proc
 def test_L9_one_thread(server):
     """An event-loop server serves all its connections and ports from one thread (`Threads: 1` in
     /proc/PID/status while clients are connected)."""
@@ -285,6 +289,7 @@ LOWER_THEN_EXEC = (
 )
 
 
+@pytest.mark.proc
 def test_L10_fd_limit_raised(spawn, variant):
     """At start the server raises its open-file soft limit to the hard limit (/proc/PID/limits), so
     1,000 clients fit."""

@@ -323,6 +323,7 @@ def test_U19_2_malformed_flood(server):
             sock.close()
 
 
+@pytest.mark.proc
 def test_U19_3_no_memory_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections (one
     request each, closed after its answer), RSS has grown by less than 8 MiB over its level after the

@@ -74,8 +74,9 @@ TERMINAL = {
 MARKDOWN = {"pass": "pass", "fail": "**FAIL**", "divergence": "divergence", "missing": "missing",
             "n/a": "n/a", None: "·"}
 LEGEND = ("pass; FAIL; divergence = documented in conformance/divergences.py; missing = not written "
-          "yet; n/a = the variant does not serve that behaviour; · = not run (extra loops run the "
-          "smoke subset unless --full)")
+          "yet; n/a = not applicable (the variant does not serve that behaviour, or this run leaves "
+          "it out: --behaviour, --not-applicable, --connect, no /proc); · = not run (extra loops run "
+          "the smoke subset unless --full)")
 
 
 class UsageError(Exception):
@@ -198,6 +199,12 @@ def render_markdown(matrix: dict) -> str:
             names.append(cell["variant"])
     lines += [f"- {', '.join(f'`{name}`' for name in names)}: {reason}" for reason, names in missing.items()]
     lines += [] if missing else ["None."]
+    lines += ["", "## Not applicable", ""]
+    not_applicable: dict[str, list[str]] = {}  # reason -> "clause × variant", in row order
+    for cell in (c for c in matrix["cells"] if c["status"] == "n/a"):
+        not_applicable.setdefault(cell.get("reason", ""), []).append(f"{cell['clause']} × {cell['variant']}")
+    lines += [f"- {', '.join(cells)}: {reason}" for reason, cells in not_applicable.items()]
+    lines += [] if not_applicable else ["None."]
     lines += ["", "## Failures", ""]
     failures = [c for c in matrix["cells"] if c["status"] == "fail"]
     for cell in failures:
