@@ -8,6 +8,8 @@ whole group is ended with it, so a wrapper's children (``sh -c '...'``) never ou
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import importlib.util
 import os
 import select
@@ -18,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,12 +203,43 @@ def start_process(argv: list[str]) -> tuple[subprocess.Popen, object]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=stderr_file, env=env, start_new_session=True)
+                                stderr=stderr_file, env=env, start_new_session=True,
+                                preexec_fn=_die_with_parent)
     except OSError as error:  # no such program, not executable: the shell's status for it
         stderr_file.close()
         raise ServerError(f"cannot run {argv[0]!r}: {error.strerror}\ncommand: {shlex.join(argv)}",
                           status=127) from None
+    _STARTED.add(proc)
     return proc, stderr_file
+
+
+# Every server this process started, ended at exit if a test or an interrupted run left it behind.
+_STARTED: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
+
+
+@atexit.register
+def _end_every_server() -> None:
+    for proc in list(_STARTED):
+        if proc.poll() is None:
+            end_group(proc)
+
+
+def _prctl() -> Callable[[int, int], int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it if the process that started it dies (a killed xdist
+    worker), which no cleanup code of ours would see."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def signal_group(proc: subprocess.Popen, sig: int) -> None:
@@ -280,6 +315,9 @@ def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ..
         server.kill()
         raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}",
                           status=error.status) from None
+    except BaseException:  # Ctrl-C while waiting for READY: nobody else holds this server yet
+        server.kill()
+        raise
     return server
 
 

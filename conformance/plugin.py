@@ -251,6 +251,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     and the controller schedules no test before every worker has, so no test starts before this.
     """
     config = session.config
+    if config.option.tbstyle == "auto" and session.items and all(in_suite(i.path) for i in session.items):
+        # The failure message (requirement / sent / expected / got) says it all; the long
+        # traceback of the suite's plumbing around it only hides it.
+        config.option.tbstyle = "short"
     if config.option.collectonly:
         return
     pairs: dict[str, tuple[Variant, str]] = {}
@@ -311,6 +315,13 @@ def _stop_if_fatal(config: pytest.Config, store: preflight.VerdictStore) -> None
 
 
 _STOPPED: list[str] = []
+_INTERRUPTED: list[bool] = []
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
+    """Ctrl-C (also pytest.exit, which we tell apart): the results are partial, and say so."""
+    if excinfo.errisinstance(KeyboardInterrupt):
+        _INTERRUPTED.append(True)
 
 
 # -- the matrix: one cell per (clause, variant), recorded on the controller ---------------------
@@ -320,6 +331,31 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     variant = _variant_of(item)
     if variant and clause_of(item.name):
         item.user_properties.append(("variant", variant.id))
+
+
+REQUIREMENT = re.compile(r"^\s*requirement:\s*(.*?)\s*$", re.M)
+GOT = re.compile(r"^\s*got:\s*(.*?)\s*$", re.M)
+
+
+def one_line(message: str) -> str | None:
+    """``requirement — got: ...`` from a failure() message (requirement / sent / expected / got)."""
+    requirement, got = REQUIREMENT.search(message), GOT.search(message)
+    if not requirement or not got:
+        return None
+    return f"{requirement.group(1)} — got: {got.group(1)}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failing clause test's short summary line (``FAILED id - ...``) ends with its requirement and
+    what was got, instead of the exception's bare first line (``AssertionError:``)."""
+    report = yield
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and call.excinfo is not None and crash is not None and in_suite(item.path):
+        line = one_line(str(call.excinfo.value))
+        if line:
+            crash.message = line
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -342,12 +378,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     else:
         status = "fail"
     cell = {"status": status, "test": report.nodeid}
+    _TESTS.setdefault((clause, variant), set()).add(report.nodeid)
     if status == "divergence":
         cell["reason"] = report.wasxfail.removeprefix("divergence: ")
     if status in ("n/a", "missing") and reason:
         cell["reason"] = reason.removeprefix(f"{status}: ")
     if status == "fail":
         cell["message"] = _failure_message(report)
+        summary = one_line(cell["message"])
+        if summary:
+            cell["summary"] = summary
     results = _results_store()
     previous = results.get((clause, variant))
     # A clause with several tests fails if any of them does; n/a or missing only if none ran.
@@ -378,6 +418,7 @@ def _failure_message(report: pytest.TestReport) -> str:
 
 
 _RESULTS: dict = {}
+_TESTS: dict[tuple[str, str], set[str]] = {}  # (clause, variant) -> the tests that made its cell
 
 
 def _results_store() -> dict:
@@ -389,9 +430,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     path = config.getoption("matrix_json", default="")
     if not path or hasattr(config, "workerinput"):
         return
-    cells = [{"clause": clause, "variant": variant, **cell}
+    cells = [{"clause": clause, "variant": variant, **cell, "tests": len(_TESTS.get((clause, variant), ()))}
              for (clause, variant), cell in sorted(_RESULTS.items())]
-    document = {"cells": cells}
+    document: dict = {"cells": cells}
     if _STOPPED:
         document["stopped"] = _STOPPED[0]
+    if _INTERRUPTED:
+        document["interrupted"] = True
     Path(path).write_text(json.dumps(document, indent=2) + "\n")
