@@ -47,9 +47,13 @@ class Variant:
     behaviours: tuple[str, ...] = ("echo", "multiport", "urlecho")
     # Our own implementations are looked up on disk so a missing one is reported, not failed.
     package: str | None = None
+    # --connect: a server the suite did not start, (behaviour, its addresses) for each behaviour.
+    connect: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
 
     def missing(self, behaviour: str) -> str | None:
         """Why this variant cannot serve ``behaviour``, or None if it can."""
+        if self.connect and behaviour not in dict(self.connect):
+            return f"n/a: no --connect address for {behaviour}"
         if behaviour not in self.behaviours:
             return f"n/a: {self.id} does not serve {behaviour}"
         if self.package and not _module_file(self.package, behaviour).exists():
@@ -80,6 +84,46 @@ def custom_variant(command: str) -> Variant:
     return Variant("custom", "custom", tuple(shlex.split(command)))
 
 
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port); ValueError if it is not that."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host, int(port)
+
+
+def connect_variant(specs: list[str], behaviours: list[str]) -> Variant:
+    """A server already running (``--connect``): each spec is ``BEHAVIOUR=HOST:PORT`` (repeat one
+    behaviour for several ports, as multiport has), comma-separated lists allowed; a bare
+    ``HOST:PORT`` is for the one behaviour named by ``behaviours``. ValueError says what is wrong."""
+    addresses: dict[str, list[tuple[str, int]]] = {}
+    for spec in (part.strip() for text in specs for part in text.split(",") if part.strip()):
+        behaviour, sep, address = spec.rpartition("=")
+        if not sep:
+            if len(behaviours) != 1:
+                raise ValueError(f"--connect {spec}: name its behaviour (echo={spec}), or give "
+                                 "--behaviour with exactly one behaviour")
+            behaviour = behaviours[0]
+        addresses.setdefault(behaviour, []).append(parse_address(address))
+    if not addresses:
+        raise ValueError("--connect: no address given")
+    return Variant("connect", "connect", (), behaviours=tuple(addresses),
+                   connect=tuple((name, tuple(each)) for name, each in addresses.items()))
+
+
+def connect_to(variant: Variant, behaviour: str) -> Server:
+    """The server ``--connect`` names for ``behaviour``; ServerError if nothing accepts there."""
+    addresses = list(dict(variant.connect)[behaviour])
+    for host, port in addresses:
+        try:
+            socket.create_connection((host, port), timeout=READY_TIMEOUT).close()
+        except OSError as error:
+            raise ServerError(f"cannot connect to {host}:{port} (--connect {behaviour}=...): "
+                              f"{error.strerror or error}") from None
+    return Server(variant, behaviour, [], None, None, addresses)
+
+
 class ServerError(AssertionError):
     """The server did not follow the launch contract.
 
@@ -99,7 +143,7 @@ class Server:
     variant: Variant
     behaviour: str
     argv: list[str]
-    proc: subprocess.Popen
+    proc: subprocess.Popen | None  # None: a server the suite did not start (--connect)
     stderr_file: object
     addresses: list[tuple[str, int]] = field(default_factory=list)
 
@@ -116,16 +160,21 @@ class Server:
         return [port for _, port in self.addresses]
 
     def stderr_text(self) -> str:
+        if self.stderr_file is None:  # --connect: not ours to read
+            return ""
         self.stderr_file.flush()
         self.stderr_file.seek(0)
         return self.stderr_file.read().decode("utf-8", "replace")
 
     def describe(self) -> str:
         """Who this is, for failure messages."""
+        if self.proc is None:
+            return f"the server at {' '.join(f'{h}:{p}' for h, p in self.addresses)} (--connect)"
         return f"{self.variant.id} {' '.join(self.argv)}"
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        """Still running? (A --connect server is not ours to watch: assumed so.)"""
+        return self.proc is None or self.proc.poll() is None
 
     def connect(self, index: int = 0, timeout: float = IO_TIMEOUT) -> socket.socket:
         host, port = self.addresses[index]
@@ -136,12 +185,13 @@ class Server:
     # -- /proc readings: the suite started the process, so it may look at it ------------------
 
     def _proc(self, entry: str) -> Path:
-        """/proc/PID/ENTRY. A test that reads it is n/a (skipped) where there is no /proc; the
-        plugin skips such tests (marker ``proc``) before they start, this is the backstop."""
-        if not Path("/proc/self/status").exists():
+        """/proc/PID/ENTRY. A test that reads it is n/a (skipped) where there is no /proc, or no
+        process of ours (--connect); the plugin skips such tests (marker ``proc``) before they
+        start, this is the backstop."""
+        if self.proc is None or not Path("/proc/self/status").exists():
             import pytest
 
-            pytest.skip("n/a: reads the server's /proc entries, and this system has no /proc")
+            pytest.skip("n/a: reads the server's /proc entries, which this run cannot see")
         return Path(f"/proc/{self.pid}/{entry}")
 
     def fd_count(self) -> int:
@@ -171,7 +221,9 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> tuple[int | None, str]:
         """Send ``sig`` to the server's process group and wait for the server; return (its exit
         status, or None if it did not exit in time, and its stderr). Whatever is left of the group
-        afterwards is killed."""
+        afterwards is killed. A --connect server is left alone."""
+        if self.proc is None:
+            return None, ""
         if self.proc.poll() is None:
             signal_group(self.proc, sig)
             try:
@@ -183,8 +235,9 @@ class Server:
         return self.proc.returncode, self.stderr_text()
 
     def kill(self) -> None:
-        """SIGKILL the server and its whole process group."""
-        end_group(self.proc)
+        """SIGKILL the server and its whole process group (not a --connect server's)."""
+        if self.proc is not None:
+            end_group(self.proc)
 
 
 def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> list[str]:
@@ -305,7 +358,11 @@ def parse_ready(line: str) -> list[tuple[str, int]]:
 
 
 def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> Server:
-    """Start a server and wait for READY; on failure the error carries the server's stderr."""
+    """Start a server and wait for READY; on failure the error carries the server's stderr.
+    Under --connect, the running server instead (``args`` must be empty: it was started as it was)."""
+    if variant.connect:
+        assert not args, "a --connect server cannot be given arguments: the plugin makes such tests n/a"
+        return connect_to(variant, behaviour)
     argv = server_argv(variant, behaviour, ports, args)
     proc, stderr_file = start_process(argv)
     server = Server(variant, behaviour, argv, proc, stderr_file)

@@ -57,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--behaviour", "--behavior", default="", metavar="NAMES",
                     help=f"the behaviours to test, comma-separated ({', '.join(BEHAVIOURS)}); the "
                          "others show as n/a; default: all")
+    group.addoption("--connect", action="append", default=[], metavar="[BEHAVIOUR=]HOST:PORT",
+                    help="test a server that is already running, instead of starting one: "
+                         "echo=127.0.0.1:9000 (repeat the option, or separate with commas; repeat a "
+                         "behaviour for several ports). Clauses that need to start, signal or "
+                         "measure the process show as n/a")
     group.addoption("--not-applicable", default="", metavar="CLAUSES",
                     help=f"with --server-cmd: runtime clauses ({', '.join(scope.RUNTIME)}) that do not "
                          "apply to your server's runtime, comma-separated; they show as n/a")
@@ -88,14 +93,29 @@ def _scope(config: pytest.Config) -> scope.Scope:
         declared = scope.parse_clauses(config.getoption("not_applicable"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
-    if declared and not config.getoption("server_cmd"):
-        raise pytest.UsageError("--not-applicable is for a server of your own (--server-cmd): "
+    connect = config.getoption("connect")
+    if declared and not (config.getoption("server_cmd") or connect):
+        raise pytest.UsageError("--not-applicable is for a server of your own (--server-cmd or --connect): "
                                 "netrosetta's implementations are held to every clause")
-    return scope.Scope(behaviours=frozenset(names) if names else None, not_applicable=declared)
+    _CONNECT.clear()
+    if connect:
+        if config.getoption("server_cmd") or config.getoption("impl"):
+            raise pytest.UsageError("--connect tests a running server: it excludes --server-cmd and --impl")
+        try:
+            _CONNECT.append(harness.connect_variant(connect, names))
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+    return scope.Scope(behaviours=frozenset(names) if names else None, not_applicable=declared,
+                       connect=bool(connect))
+
+
+_CONNECT: list[Variant] = []  # the --connect variant, if any
 
 
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     """(variant, run every clause?) for this session's options."""
+    if _CONNECT:
+        return [(_CONNECT[0], True)]
     if config.getoption("server_cmd"):
         return [(custom_variant(config.getoption("server_cmd")), True)]
     wanted = [name for name in config.getoption("impl").split(",") if name]

@@ -71,6 +71,10 @@ def check(variant: Variant, behaviour: str) -> tuple[dict, Server | None]:
         return verdict, harness.launch(variant, behaviour, ports)
     except ServerError as error:
         failed = error
+    if variant.connect:
+        verdict.update(status="fatal", message=f"The server under test does not answer for `{behaviour}`, "
+                                               f"so no test ran.\n  outcome:   {failed}")
+        return verdict, None
     argv = harness.server_argv(variant, behaviour, ports)
     text = str(failed)
     outcome = text.split("\ncommand: ", 1)[0]

@@ -57,11 +57,11 @@ class Scope:
         if self.connect:
             if "process" in marks or any(name in fixtures for name in PROCESS_FIXTURES):
                 why = marks.get("process") or ("starts servers of its own",)
-                return f"n/a under --connect: {why[0]}"
+                return f"n/a: under --connect: {why[0]}"
             if "proc" in marks:
-                return "n/a under --connect: reads the server's /proc entries"
+                return "n/a: under --connect: reads the server's /proc entries"
             if "server_args" in marks:
-                return f"n/a under --connect: needs the server started with {' '.join(marks['server_args'])}"
+                return f"n/a: under --connect: needs the server started with {' '.join(marks['server_args'])}"
         return None
 
 

@@ -1,7 +1,8 @@
 """``netrosetta conformance``: run the conformance suite and show the clause x variant matrix.
 
-    netrosetta conformance [--impl NAME[,NAME]] [--full] [--server-cmd CMD] [--behaviour NAMES]
-                           [--not-applicable CLAUSES] [--ready-timeout S] [--out DIR] [-- PYTEST ARGS]
+    netrosetta conformance [--impl NAME[,NAME]] [--full] [--server-cmd CMD | --connect [B=]HOST:PORT]
+                           [--behaviour NAMES] [--not-applicable CLAUSES] [--ready-timeout S]
+                           [--out DIR] [-- PYTEST ARGS]
 
 It runs the suite (the installed ``netrosetta_conformance``: ``python -m pytest SUITE -n 4
 --tb=short --matrix-json ...``) as a subprocess of this Python, in the current directory (so a
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="every clause under every variant (default: smoke subset for extra loops)")
     parser.add_argument("--server-cmd",
                         help="test another server: a command that follows the launch contract")
+    parser.add_argument("--connect", action="append", default=[], metavar="[BEHAVIOUR=]HOST:PORT",
+                        help="test a server that is already running (echo=127.0.0.1:9000; repeatable)")
     parser.add_argument("--behaviour", "--behavior", default="",
                         help="the behaviours to test, comma-separated; the others show as n/a")
     parser.add_argument("--not-applicable", default="",
@@ -154,8 +157,17 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         parse_clauses(args.not_applicable)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if args.not_applicable and not args.server_cmd:
-        raise UsageError("--not-applicable is for a server of your own (--server-cmd)")
+    if args.not_applicable and not (args.server_cmd or args.connect):
+        raise UsageError("--not-applicable is for a server of your own (--server-cmd or --connect)")
+    if args.connect:
+        if args.impl or args.server_cmd:
+            raise UsageError("--connect tests a running server: it excludes --server-cmd and --impl")
+        from netrosetta_conformance.harness import connect_variant
+
+        try:
+            connect_variant(args.connect, behaviours)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     if args.ready_timeout is not None and args.ready_timeout <= 0:
         raise UsageError("--ready-timeout must be positive")
     return args, extra
@@ -332,6 +344,8 @@ def pytest_command(args: argparse.Namespace, extra: list[str], json_path: Path, 
         command.append("--full")
     if args.server_cmd:
         command += ["--server-cmd", args.server_cmd]
+    for spec in args.connect:
+        command += ["--connect", spec]
     if args.behaviour:
         command += ["--behaviour", args.behaviour]
     if args.not_applicable:

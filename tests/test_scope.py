@@ -50,11 +50,11 @@ def test_scope_reasons():
     connected = Scope(connect=True, proc=True)
     assert connected.reason("E1", "echo", {}) is None
     assert connected.reason("E9", "echo", {"proc": ()}, ["fresh_server"]) == \
-        "n/a under --connect: starts servers of its own"
+        "n/a: under --connect: starts servers of its own"
     assert connected.reason("L7", "echo", {"process": ("runs it with bad arguments",)}) == \
-        "n/a under --connect: runs it with bad arguments"
+        "n/a: under --connect: runs it with bad arguments"
     assert connected.reason("U18.1", "urlecho", {"server_args": ("--header-timeout", "1")}) == \
-        "n/a under --connect: needs the server started with --header-timeout 1"
+        "n/a: under --connect: needs the server started with --header-timeout 1"
 
 
 def test_only_runtime_clauses_may_be_declared_not_applicable():
