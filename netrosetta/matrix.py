@@ -20,6 +20,8 @@ matrix.json (read by ``netrosetta compare``), schema ``netrosetta-conformance-ma
     {
       "schema": "netrosetta-conformance-matrix/1",
       "generated": "2026-11-27T03:40:00+00:00",   # UTC, when the run finished
+      "spec_version": "1.1",                       # the SPEC.md the run held servers to
+      "netrosetta_version": "0.1.0",
       "argv": ["--impl", "raw"],                   # this command's arguments
       "pytest_command": ["/path/python", "-m", "pytest", ...],
       "pytest_status": 0,                          # pytest's own exit status
@@ -62,6 +64,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import netrosetta_conformance  # the package only: the suite itself runs in pytest, in a subprocess
+from netrosetta import version
 
 SUITE = Path(netrosetta_conformance.__file__).resolve().parent
 SPEC = SUITE / "SPEC.md"
@@ -220,7 +223,8 @@ def render_markdown(matrix: dict) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in matrix["counts"].items() if n)
     lines = [
         "# Conformance matrix", "",
-        f"`{shlex.join(['netrosetta', 'conformance', *matrix['argv']])}`, {matrix['generated']}: "
+        f"`{shlex.join(['netrosetta', 'conformance', *matrix['argv']])}`, {matrix['generated']}, "
+        f"SPEC.md {matrix.get('spec_version', 'unknown')}: "
         f"{counts or 'nothing ran'} (pytest exit status {matrix['pytest_status']}). "
         f"{counts_note(matrix)}", "",
         "| clause | requirement | " + " | ".join(variants) + " |",
@@ -422,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     matrix = {
         "schema": SCHEMA,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "spec_version": version.spec_version(),
+        "netrosetta_version": version.package_version(),
         "argv": argv,
         "pytest_command": command,
         "pytest_status": pytest_status,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from netrosetta import matrix
+from netrosetta import matrix, version
 from netrosetta_conformance.clients import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,6 +146,7 @@ def test_a_passing_run_writes_json_and_markdown_and_exits_0(tmp_path):
     run, data, text = conformance(tmp_path, "--impl", "raw", "--", "-k", "test_E1_", "-n", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert data["schema"] == matrix.SCHEMA and data["status"] == 0 and data["pytest_status"] == 0
+    assert data["spec_version"] == version.spec_version() and f"SPEC.md {data['spec_version']}" in text
     assert data["clauses"] == [{"id": "E1", "title": matrix.clause_titles(matrix.SPEC.read_text())["E1"]}]
     assert [v["id"] for v in data["variants"]][:3] == ["raw", "raw-threaded", "raw-iterative"]
     assert {(c["clause"], c["status"]) for c in data["cells"]} == {("E1", "pass")}

@@ -79,6 +79,8 @@ def test_the_wheel_holds_every_package_and_data_file(installed):
             expected.add(f"netrosetta_conformance/{path.name}")
     assert not expected - names, f"missing from the wheel: {sorted(expected - names)}"
     assert not any(name.startswith("conformance/") for name in names), "installs a top-level conformance"
+    for licence in ("LICENSE", "NOTICE", "LICENSES/Twisted-MIT.txt", "LICENSES/Apache-2.0.txt"):
+        assert any(name.endswith(f".dist-info/licenses/{licence}") for name in names), licence
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[pytest11]\nnetrosetta_conformance = netrosetta_conformance.plugin" in text, text
@@ -91,6 +93,8 @@ def test_installed_commands_work_from_any_directory(installed, tmp_path):
     where = run([python, "-c", "import netrosetta, netrosetta_conformance, impl_raw\n"
                  "for m in (netrosetta, netrosetta_conformance, impl_raw): print(m.__file__)"], cwd=tmp_path)
     assert all(line.startswith(str(venv)) for line in where.stdout.split()), where.stdout
+    assert "conformance contract: SPEC.md 1." in run([netrosetta, "--version"], cwd=tmp_path).stdout
+    assert "usage: netrosetta bench" in run([netrosetta, "bench", "--help"], cwd=tmp_path).stdout
 
     server = launch(Variant("installed", "raw", (netrosetta, "serve", "raw")), "echo")
     try:
