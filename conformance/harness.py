@@ -29,7 +29,7 @@ from netrosetta.registry import variants
 
 # Bounded waits. Generous, because the machine is shared and noisy; a healthy server is far faster.
 # The plugin sets READY_TIMEOUT from --ready-timeout; readers look it up when they wait.
-READY_TIMEOUT = 10.0
+READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 2.0  # the contract: exit within 2 seconds of SIGTERM
 IO_TIMEOUT = 10.0
 

@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--not-applicable", default="",
                         help="with --server-cmd: runtime clauses that do not apply to your server (L9,M2)")
     parser.add_argument("--ready-timeout", type=float,
-                        help="seconds a server may take to print READY (default 10)")
+                        help="seconds a server may take to print READY (default 15)")
     parser.add_argument("--out", default="conformance-results",
                         help="directory for matrix.md and matrix.json (default: conformance-results)")
     return parser

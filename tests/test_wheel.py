@@ -117,6 +117,17 @@ def test_installed_commands_work_from_any_directory(installed, tmp_path):
     page = (tmp_path / "pages" / "echo.html").read_text()
     assert "impl_raw/echo.py" in page and "impl_tornado/echo.py" in page
 
+    # The Node.js example (README), and a server that never says READY: one message, in seconds.
+    if shutil.which("node"):
+        node = shlex.join(["node", "--max-semi-space-size=1", str(REPO / "tests/node_echo/echo_server.js")])
+        run([netrosetta, "conformance", "--server-cmd", node, "--behaviour", "echo",
+             "--not-applicable", "L9", "--out", "node",
+             "--", "-k", "test_E1_ or test_E3_ or test_L1_ or test_L5_", "-n", "0"], cwd=tmp_path)
+    silent = subprocess.run([netrosetta, "conformance", "--server-cmd", "sh -c 'sleep 600'",
+                             "--behaviour", "echo", "--ready-timeout", "2", "--out", "silent"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert silent.returncode == 1 and silent.stdout.count("no READY line") == 1, silent.stdout[-2000:]
+
     diff = run([netrosetta, "diff", "echo", "raw", "twisted"], cwd=tmp_path)
     assert "--- impl_raw/echo.py" in diff.stdout and "+++ impl_twisted/echo.py" in diff.stdout
     assert not list(tmp_path.glob("build*")), "wrote into the working directory"
