@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -39,7 +36,11 @@ def clause_of(name: str) -> str | None:
     return match.group(1).replace("_", ".") if match else None
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # The pre-flight's hooks (launch each variant and behaviour once before any test) live in a
+    # module of their own.
+    if not pluginmanager.is_registered(preflight):
+        pluginmanager.register(preflight, "netrosetta_conformance.preflight")
     group = parser.getgroup("netrosetta conformance")
     group.addoption("--impl", default="",
                     help="implementations or variants to test, comma-separated (raw, twisted, "
@@ -77,45 +78,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if timeout <= 0:
         raise pytest.UsageError(f"--ready-timeout must be positive, not {timeout:g}")
     harness.READY_TIMEOUT = timeout
-    _SCOPE[:] = [_scope(config)]
+    _SCOPE[:] = [scope.from_options(config)]
 
 
 _SCOPE: list[scope.Scope] = []
 
 
-def _scope(config: pytest.Config) -> scope.Scope:
-    """This run's Scope, from the options; UsageError (one line) for a bad one."""
-    names = [name.strip() for name in config.getoption("behaviour").split(",") if name.strip()]
-    unknown = [name for name in names if name not in BEHAVIOURS]
-    if unknown:
-        raise pytest.UsageError(f"--behaviour: unknown {', '.join(unknown)} (known: {', '.join(BEHAVIOURS)})")
-    try:
-        declared = scope.parse_clauses(config.getoption("not_applicable"))
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
-    connect = config.getoption("connect")
-    if declared and not (config.getoption("server_cmd") or connect):
-        raise pytest.UsageError("--not-applicable is for a server of your own (--server-cmd or --connect): "
-                                "netrosetta's implementations are held to every clause")
-    _CONNECT.clear()
-    if connect:
-        if config.getoption("server_cmd") or config.getoption("impl"):
-            raise pytest.UsageError("--connect tests a running server: it excludes --server-cmd and --impl")
-        try:
-            _CONNECT.append(harness.connect_variant(connect, names))
-        except ValueError as error:
-            raise pytest.UsageError(str(error)) from None
-    return scope.Scope(behaviours=frozenset(names) if names else None, not_applicable=declared,
-                       connect=bool(connect))
-
-
-_CONNECT: list[Variant] = []  # the --connect variant, if any
-
-
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     """(variant, run every clause?) for this session's options."""
-    if _CONNECT:
-        return [(_CONNECT[0], True)]
+    if _SCOPE[0].connect is not None:
+        return [(_SCOPE[0].connect, True)]
     if config.getoption("server_cmd"):
         return [(custom_variant(config.getoption("server_cmd")), True)]
     wanted = [name for name in config.getoption("impl").split(",") if name]
@@ -133,16 +105,8 @@ def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     return chosen
 
 
-SUITE = Path(__file__).resolve().parent
-
-
-def in_suite(path: Path) -> bool:
-    """Is this test file one of the suite's own? The plugin leaves every other test alone."""
-    return Path(path).resolve().parent == SUITE
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "variant" not in metafunc.fixturenames or not in_suite(metafunc.definition.path):
+    if "variant" not in metafunc.fixturenames or not scope.in_suite(metafunc.definition.path):
         return
     smoke = metafunc.definition.get_closest_marker("smoke") is not None
     params = []
@@ -156,11 +120,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tests this run does not apply to are skipped as n/a, with their reason (scope.py); documented
     divergences become strict xfails, so they show as such and can't pass unnoticed."""
     for item in items:
-        variant = _variant_of(item)
+        variant = scope.variant_of(item)
         clause = clause_of(item.name)
         if not variant or not clause:
             continue
-        behaviour = _behaviour_of(item)
+        behaviour = scope.behaviour_of(item)
         marks: dict[str, tuple] = {}
         for mark in item.iter_markers():  # the closest first
             marks.setdefault(mark.name, mark.args)
@@ -194,9 +158,10 @@ def server(request: pytest.FixtureRequest, variant: Variant) -> Server:
     args = tuple(marker.args) if marker else ()
     ports = 3 if behaviour == "multiport" else 1
     key = (variant.id, behaviour, args)
-    running = _SERVERS.get(key)
+    running = _SERVERS.get(key) or preflight.SERVERS.pop(key, None)
     if running is None or not running.alive():
-        running = _SERVERS[key] = launch(variant, behaviour, ports, args)
+        running = launch(variant, behaviour, ports, args)
+    _SERVERS[key] = running
     yield running
     if not running.alive():
         del _SERVERS[key]
@@ -228,113 +193,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _SERVERS.clear()
 
 
-# -- the pre-flight: every (variant, behaviour) under test launched once, before any test ------------
-
-def _variant_of(item: pytest.Item) -> Variant | None:
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get("variant") if callspec and in_suite(item.path) else None
-
-
-def _behaviour_of(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("behaviour")
-    return marker.args[0] if marker else None
-
-
-_STORE: list[preflight.VerdictStore] = []  # this process's handle on the run's verdict directory
-
-
-def _store(config: pytest.Config) -> preflight.VerdictStore:
-    """The verdict directory: made by the controller (or the only process), handed to xdist workers."""
-    if not _STORE:
-        workerinput = getattr(config, "workerinput", None)
-        if workerinput is not None:
-            directory = Path(workerinput["netrosetta_preflight"])
-        else:
-            directory = Path(tempfile.mkdtemp(prefix="netrosetta-preflight-"))
-            config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
-        _STORE.append(preflight.VerdictStore(directory))
-    return _STORE[0]
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node) -> None:
-    """xdist, on the controller: tell each worker where the pre-flight verdicts go."""
-    node.workerinput["netrosetta_preflight"] = str(_store(node.config).directory)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Launch each (variant, behaviour) the collected tests need, once; n/a the behaviours a server
-    refuses with status 2; stop the run (one message) if a server cannot start.
-
-    tryfirst: under xdist the worker reports its collection to the controller in this same hook,
-    and the controller schedules no test before every worker has, so no test starts before this.
-    """
-    config = session.config
-    if config.option.tbstyle == "auto" and session.items and all(in_suite(i.path) for i in session.items):
-        # The failure message (requirement / sent / expected / got) says it all; the long
-        # traceback of the suite's plumbing around it only hides it.
-        config.option.tbstyle = "short"
-    if config.option.collectonly:
-        return
-    pairs: dict[str, tuple[Variant, str]] = {}
-    for item in session.items:
-        variant, behaviour = _variant_of(item), _behaviour_of(item)
-        if (variant is not None and behaviour is not None and not variant.missing(behaviour)
-                and item.get_closest_marker("skip") is None):
-            pairs.setdefault(preflight.key_of(variant, behaviour), (variant, behaviour))
-    if not pairs:
-        return
-    store = _store(config)
-    # Workers start at different pairs, so that they launch different servers side by side.
-    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
-    start = int(worker.removeprefix("gw") or 0) % len(pairs)
-    keys = list(pairs)[start:] + list(pairs)[:start]
-    verdicts = {}
-    for key in keys:
-        variant, behaviour = pairs[key]
-
-        def run(variant: Variant = variant, behaviour: str = behaviour) -> dict:
-            verdict, server = preflight.check(variant, behaviour)
-            if server is not None:  # the tests' first server of this kind, in this process
-                _SERVERS[(variant.id, behaviour, ())] = server
-            return verdict
-
-        verdicts[key] = store.settle(key, run)
-        if verdicts[key]["status"] == "fatal":
-            break
-    for item in session.items:
-        variant, behaviour = _variant_of(item), _behaviour_of(item)
-        verdict = verdicts.get(preflight.key_of(variant, behaviour)) if variant and behaviour else None
-        if verdict and verdict["status"] == "n/a":
-            item.add_marker(pytest.mark.skip(reason=verdict["reason"]))
-    if not hasattr(config, "workerinput"):
-        _stop_if_fatal(config, store)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids) -> None:
-    """xdist, on the controller: a worker has finished its pre-flight; stop if it found a dead server."""
-    _stop_if_fatal(node.config, _store(node.config))
-
-
-def _stop_if_fatal(config: pytest.Config, store: preflight.VerdictStore) -> None:
-    verdict = store.fatal()
-    if verdict is None:
-        return
-    _STOPPED.append(verdict["message"])
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.ensure_newline()
-        reporter.write_sep("=", "netrosetta pre-flight", red=True, bold=True)
-        reporter.write_line(verdict["message"])
-    else:
-        sys.stderr.write(verdict["message"] + "\n")
-    pytest.exit("stopped before any test by the pre-flight (see above)",
-                returncode=pytest.ExitCode.TESTS_FAILED)
-
-
-_STOPPED: list[str] = []
 _INTERRUPTED: list[bool] = []
 
 
@@ -348,7 +206,7 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Label each clause test with its variant; the label rides on its reports, also across xdist."""
-    variant = _variant_of(item)
+    variant = scope.variant_of(item)
     if variant and clause_of(item.name):
         item.user_properties.append(("variant", variant.id))
 
@@ -371,7 +229,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     what was got, instead of the exception's bare first line (``AssertionError:``)."""
     report = yield
     crash = getattr(report.longrepr, "reprcrash", None)
-    if report.failed and call.excinfo is not None and crash is not None and in_suite(item.path):
+    if report.failed and call.excinfo is not None and crash is not None and scope.in_suite(item.path):
         line = one_line(str(call.excinfo.value))
         if line:
             crash.message = line
@@ -453,8 +311,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     cells = [{"clause": clause, "variant": variant, **cell, "tests": len(_TESTS.get((clause, variant), ()))}
              for (clause, variant), cell in sorted(_RESULTS.items())]
     document: dict = {"cells": cells}
-    if _STOPPED:
-        document["stopped"] = _STOPPED[0]
+    if preflight.STOPPED:
+        document["stopped"] = preflight.STOPPED[0]
     if _INTERRUPTED:
         document["interrupted"] = True
     Path(path).write_text(json.dumps(document, indent=2) + "\n")

@@ -9,6 +9,8 @@ contract's answer to a behaviour it does not serve) makes that behaviour's tests
 Under pytest-xdist every worker collects the same tests and so needs the same verdicts; each
 (variant, behaviour) is launched by whichever worker takes its lock first, and the others read the
 verdict it wrote. The controller, which collects nothing, reads the same directory to stop the run.
+
+This module is a pytest plugin too (plugin.py registers it): its hooks are the pre-flight's.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ import fcntl
 import json
 import os
 import shlex
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from netrosetta_conformance import harness
 from netrosetta_conformance.harness import Server, ServerError, Variant
+from netrosetta_conformance.scope import behaviour_of, in_suite, variant_of
 
 STDERR_LINES = 15
 
@@ -99,3 +107,111 @@ def check(variant: Variant, behaviour: str) -> tuple[dict, Server | None]:
     ]
     verdict.update(status="fatal", message="\n".join(lines))
     return verdict, None
+
+
+# -- the hooks ---------------------------------------------------------------------------------
+
+# Servers the pre-flight started in this process, keyed as plugin.py's (variant, behaviour, args):
+# the first test that needs one takes it over.
+SERVERS: dict[tuple, Server] = {}
+# The message that stopped the run, for the matrix's JSON.
+STOPPED: list[str] = []
+_STORE: list[VerdictStore] = []  # this process's handle on the run's verdict directory
+
+
+def _store(config: pytest.Config) -> VerdictStore:
+    """The verdict directory: made by the controller (or the only process), handed to xdist workers."""
+    if not _STORE:
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            directory = Path(workerinput["netrosetta_preflight"])
+        else:
+            directory = Path(tempfile.mkdtemp(prefix="netrosetta-preflight-"))
+            config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+        _STORE.append(VerdictStore(directory))
+    return _STORE[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist, on the controller: tell each worker where the pre-flight verdicts go."""
+    node.workerinput["netrosetta_preflight"] = str(_store(node.config).directory)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Launch each (variant, behaviour) the collected tests need, once; n/a the behaviours a server
+    refuses with status 2; stop the run (one message) if a server cannot start.
+
+    tryfirst: under xdist the worker reports its collection to the controller in this same hook,
+    and the controller schedules no test before every worker has, so no test starts before this.
+    """
+    config = session.config
+    if config.option.tbstyle == "auto" and session.items and all(in_suite(i.path) for i in session.items):
+        # The failure message (requirement / sent / expected / got) says it all; the long
+        # traceback of the suite's plumbing around it only hides it.
+        config.option.tbstyle = "short"
+    if config.option.collectonly:
+        return
+    pairs: dict[str, tuple[Variant, str]] = {}
+    for item in session.items:
+        variant, behaviour = variant_of(item), behaviour_of(item)
+        if (variant is not None and behaviour is not None and not variant.missing(behaviour)
+                and item.get_closest_marker("skip") is None):
+            pairs.setdefault(key_of(variant, behaviour), (variant, behaviour))
+    if not pairs:
+        return
+    store = _store(config)
+    # Workers start at different pairs, so that they launch different servers side by side.
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    start = int(worker.removeprefix("gw") or 0) % len(pairs)
+    keys = list(pairs)[start:] + list(pairs)[:start]
+    verdicts = {}
+    for key in keys:
+        variant, behaviour = pairs[key]
+
+        def run(variant: Variant = variant, behaviour: str = behaviour) -> dict:
+            verdict, server = check(variant, behaviour)
+            if server is not None:
+                SERVERS[(variant.id, behaviour, ())] = server
+            return verdict
+
+        verdicts[key] = store.settle(key, run)
+        if verdicts[key]["status"] == "fatal":
+            break
+    for item in session.items:
+        variant, behaviour = variant_of(item), behaviour_of(item)
+        verdict = verdicts.get(key_of(variant, behaviour)) if variant and behaviour else None
+        if verdict and verdict["status"] == "n/a":
+            item.add_marker(pytest.mark.skip(reason=verdict["reason"]))
+    if not hasattr(config, "workerinput"):
+        _stop_if_fatal(config, store)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    """xdist, on the controller: a worker has finished its pre-flight; stop if it found a dead server."""
+    _stop_if_fatal(node.config, _store(node.config))
+
+
+def _stop_if_fatal(config: pytest.Config, store: VerdictStore) -> None:
+    verdict = store.fatal()
+    if verdict is None:
+        return
+    STOPPED.append(verdict["message"])
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", "netrosetta pre-flight", red=True, bold=True)
+        reporter.write_line(verdict["message"])
+    else:
+        sys.stderr.write(verdict["message"] + "\n")
+    pytest.exit("stopped before any test by the pre-flight (see above)",
+                returncode=pytest.ExitCode.TESTS_FAILED)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Pre-flight servers no test took over."""
+    for server in SERVERS.values():
+        server.stop()
+    SERVERS.clear()

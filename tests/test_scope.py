@@ -13,6 +13,7 @@ import pytest
 
 import netrosetta_conformance
 from netrosetta.matrix import SPEC, clause_titles
+from netrosetta_conformance.harness import connect_variant
 from netrosetta_conformance.scope import RUNTIME, Scope, parse_clauses
 
 SUITE = Path(netrosetta_conformance.__file__).parent
@@ -47,7 +48,7 @@ def test_scope_reasons():
     assert Scope(proc=False).reason("E9", "echo", {"proc": ()}) == \
         "n/a: reads the server's /proc entries, and this system has no /proc"
     assert Scope(proc=False).reason("E1", "echo", {}) is None
-    connected = Scope(connect=True, proc=True)
+    connected = Scope(connect=connect_variant(["echo=127.0.0.1:9"], []), proc=True)
     assert connected.reason("E1", "echo", {}) is None
     assert connected.reason("E9", "echo", {"proc": ()}, ["fresh_server"]) == \
         "n/a: under --connect: starts servers of its own"
