@@ -25,7 +25,12 @@ run: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) browser bench-tools
+# tests/test_bring_your_own.py runs the README's Node.js example server.
+.PHONY: node
+node:
+	command -v node >/dev/null || (apt-get update && apt-get install -y nodejs) || echo "no node: tests/test_bring_your_own.py is skipped"
+
+test: $(STAMP) browser bench-tools node
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) -q
 

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
-from conformance.harness import IO_TIMEOUT, Server, failure, recv_exactly
+from netrosetta_conformance.harness import IO_TIMEOUT, Server, failure, recv_exactly
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -7,7 +7,7 @@ row into a strict xfail: if the variant starts passing the clause, the row must 
 
 from __future__ import annotations
 
-from conformance.harness import Variant
+from netrosetta_conformance.harness import Variant
 
 # (clause, variant id or implementation) -> reason
 DIVERGENCES: dict[tuple[str, str], str] = {

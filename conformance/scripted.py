@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from conformance.harness import REPO, Variant
+from netrosetta_conformance.harness import REPO, Variant
 
 # The longest a client run may take before the suite kills it: every F test is shorter by far.
 RUN_TIMEOUT = 60.0

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conformance.clients import (
+from netrosetta_conformance.clients import (
     HALF_CLOSE_READ_RATE,
     MANY,
     MANY_QUICK,
@@ -28,7 +28,7 @@ from conformance.clients import (
     stream_through,
     wait_until,
 )
-from conformance.harness import failure
+from netrosetta_conformance.harness import failure
 
 pytestmark = pytest.mark.behaviour("echo")
 
@@ -155,6 +155,7 @@ def test_E6_slow_client_delays_no_other(server):
                        "the message echoed", got)
 
 
+@pytest.mark.proc
 def test_E7_backpressure(fresh_server):
     """Backpressure: a client that sends 256 MiB without reading in step leaves the server's memory
     flat (RSS under 64 MiB above its level before the transfer), and every byte comes back in order
@@ -187,6 +188,7 @@ def test_E7_backpressure(fresh_server):
         f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
 
 
+@pytest.mark.proc
 def test_E8_reset_mid_transfer(fresh_server):
     """A client that resets its connection mid-transfer disturbs no other client, and the server closes
     its socket (its open-file count returns to where it was)."""
@@ -217,6 +219,7 @@ def test_E8_reset_mid_transfer(fresh_server):
                            f"{server.fd_count()} open files")
 
 
+@pytest.mark.proc
 def test_E9_nothing_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections (each
     sends a message, half-closes and reads to the end), RSS has grown by less than 8 MiB over its level

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from conformance.clients import wait_until
-from conformance.harness import VARIANTS, failure, launch
-from conformance.scripted import (
+from netrosetta_conformance.clients import wait_until
+from netrosetta_conformance.harness import VARIANTS, failure, launch
+from netrosetta_conformance.scripted import (
     MIB,
     ClientRun,
     Exchange,

@@ -7,18 +7,21 @@ so these tests hold for every implementation, loop and model, and for ``--server
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 
 import pytest
 
-from conformance.clients import MIB, Stream, fill, pump, raise_own_fd_limit, reset, wait_until
-from conformance.harness import (
+from netrosetta_conformance import harness
+from netrosetta_conformance.clients import MIB, Stream, fill, pump, raise_own_fd_limit, reset, wait_until
+from netrosetta_conformance.harness import (
     IO_TIMEOUT,
     READY_TIMEOUT,
     STOP_TIMEOUT,
     Server,
     ServerError,
+    end_group,
     failure,
     launch,
     parse_ready,
@@ -39,19 +42,18 @@ def argv_for(variant, behaviour: str, *args: str) -> list[str]:
     return [*variant.command, behaviour, *variant.extra, *args]
 
 
-def run_to_exit(argv: list[str], timeout: float = READY_TIMEOUT) -> tuple[int | None, bytes, str]:
-    """Run a command that should exit by itself: (status or None if it did not, stdout, stderr)."""
+def run_to_exit(argv: list[str]) -> tuple[int | None, bytes, str]:
+    """Run a command that should exit by itself (within --ready-timeout): (status or None if it did
+    not, stdout, stderr)."""
     proc, stderr_file = start_process(argv)
     try:
-        proc.wait(timeout)
-    except Exception:
-        proc.kill()
-        proc.wait()
+        proc.wait(harness.READY_TIMEOUT)
+    except subprocess.TimeoutExpired:
         status = None
     else:
         status = proc.returncode
-    stdout = proc.stdout.read()
-    proc.stdout.close()
+    stdout = proc.stdout.read() if status is not None else b""
+    end_group(proc)
     stderr_file.seek(0)
     return status, stdout, stderr_file.read().decode("utf-8", "replace")
 
@@ -129,6 +131,7 @@ def test_L1_ready_line(spawn, variant):
                                        "no echo")
 
 
+@pytest.mark.behaviour("multiport")
 def test_L2_ready_lists_ports_in_order(spawn, variant):
     """With `--ports P1,P2,...` the READY line lists one address per listener, in the order given,
     each with its real port."""
@@ -260,6 +263,7 @@ BAD_COMMAND_LINES = [
 ]
 
 
+@pytest.mark.process("runs the server command with bad arguments")
 @pytest.mark.parametrize("case", [args for _, args in BAD_COMMAND_LINES],
                          ids=[label.replace(" ", "-") for label, _ in BAD_COMMAND_LINES])
 def test_L7_bad_command_line(variant, case):
@@ -275,6 +279,7 @@ def test_L7_bad_command_line(variant, case):
         f"status {status}, stdout {stdout!r}, stderr {stderr[-1500:]!r}")
 
 
+@pytest.mark.process("runs the server on an address already in use")
 def test_L8_address_in_use(variant):
     """An address already in use prints one line on stderr naming that address (`127.0.0.1:PORT`) and
     exits with status 1, with no traceback."""
@@ -294,6 +299,7 @@ def test_L8_address_in_use(variant):
 
 # -- L9-L10: the process ------------------------------------------------------------------
 
+@pytest.mark.proc
 def test_L9_one_thread(server):
     """An event-loop server serves all its connections and ports from one thread (`Threads: 1` in
     /proc/PID/status while clients are connected)."""
@@ -320,6 +326,7 @@ LOWER_THEN_EXEC = (
 )
 
 
+@pytest.mark.proc
 def test_L10_fd_limit_raised(spawn, variant):
     """At start the server raises its open-file soft limit to the hard limit (/proc/PID/limits), so
     1,000 clients fit."""

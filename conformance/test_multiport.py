@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conformance.clients import (
+from netrosetta_conformance.clients import (
     HALF_CLOSE_READ_RATE,
     KIB,
     MIB,
@@ -26,7 +26,7 @@ from conformance.clients import (
     read_paced,
     stream_through,
 )
-from conformance.harness import IO_TIMEOUT, failure
+from netrosetta_conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("multiport")
 
@@ -58,6 +58,7 @@ def test_M1_listens_on_every_port(server):
                                                   b"<port> hello\n", got)
 
 
+@pytest.mark.proc
 def test_M2_one_thread_serves_every_port(server):
     """One process and one thread serve every port (Threads: 1 in /proc/PID/status while clients are
     connected on every port)."""
@@ -248,6 +249,7 @@ def test_M11_nothing_crosses_connections(server):
         want, (got_a, rest_a, got_b, rest_b))
 
 
+@pytest.mark.proc
 def test_M12_backpressure(fresh_server):
     """Backpressure: a client that sends 128 MiB of lines without reading the answers leaves the
     server's memory flat (RSS under 64 MiB above its level before), and every answer comes back in
@@ -285,6 +287,7 @@ def test_M12_backpressure(fresh_server):
         f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
 
 
+@pytest.mark.proc
 def test_M13_nothing_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections over
     every port (each sends a line, half-closes and reads to the end), RSS has grown by less than 8 MiB

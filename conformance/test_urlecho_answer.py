@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from conformance.clients import MIB, connect_small_window, read_paced
-from conformance.harness import IO_TIMEOUT, failure
-from conformance.http_client import (
+from netrosetta_conformance.clients import MIB, connect_small_window, read_paced
+from netrosetta_conformance.harness import IO_TIMEOUT, failure
+from netrosetta_conformance.http_client import (
     TEXT_PLAIN,
     Client,
     NoResponse,

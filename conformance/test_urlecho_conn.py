@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conformance.clients import (
+from netrosetta_conformance.clients import (
     MANY,
     MANY_QUICK,
     MIB,
@@ -28,8 +28,8 @@ from conformance.clients import (
     check_stop_and_continue,
     fill,
 )
-from conformance.harness import failure, recv_exactly
-from conformance.http_client import (
+from netrosetta_conformance.harness import failure, recv_exactly
+from netrosetta_conformance.http_client import (
     Client,
     NoResponse,
     answer_of,
@@ -337,6 +337,7 @@ def test_U19_2_malformed_flood(server):
             sock.close()
 
 
+@pytest.mark.proc
 def test_U19_3_no_memory_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections (one
     request each, closed after its answer), RSS has grown by less than 8 MiB over its level after the

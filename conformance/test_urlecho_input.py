@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from conformance.harness import failure
-from conformance.http_client import (
+from netrosetta_conformance.harness import failure
+from netrosetta_conformance.http_client import (
     Client,
     NoResponse,
     answer_of,

@@ -92,7 +92,24 @@ def _port(text: str) -> int:
 
 
 def _port_list(text: str) -> list[int]:
-    return [_port(part.strip()) for part in text.split(",")]
+    ports = [_port(part.strip()) for part in text.split(",")]
+    twice = sorted({port for port in ports if port and ports.count(port) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"port {twice[0]} given twice: each listener needs its own port")
+    return ports
+
+
+class _Version(argparse.Action):
+    """--version, looked up only when asked for, so a server's start pays nothing for it."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the versions and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        from netrosetta.version import version_text
+
+        print(version_text())
+        parser.exit()
 
 
 def _positive(kind: type) -> Callable[[str], float | int]:
@@ -117,6 +134,7 @@ def build_parser(impl: Implementation, prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=_port, help="port (echo, urlecho); 0 picks a free one")
     parser.add_argument("--ports", type=_port_list, help="comma-separated ports (multiport)")
     parser.add_argument("--quiet", action="store_true", help="no logs on stderr")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--loop", choices=impl.loops, default=impl.loops[0],
                         help=f"event loop (default {impl.loops[0]})")
     parser.add_argument("--model", choices=impl.model_names, default=impl.model_names[0],
@@ -213,10 +231,24 @@ def format_address(host: str, port: int) -> str:
 
 
 def ready(addresses: Iterable[tuple[str, int]]) -> None:
-    """Announce that every listener is bound: the one line a supervisor (or the suite) waits for."""
+    """Announce that every listener is bound: the one line a supervisor (or the suite) waits for.
+
+    Under ``netrosetta serve``, the URL echo's address follows on stderr, for a person to open.
+    """
+    addresses = list(addresses)
     line = "READY " + " ".join(format_address(host, port) for host, port in addresses)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+    if _SHOW_URL:
+        for host, port in addresses:
+            # A wildcard address is reached through the loopback of its family.
+            reach = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+            sys.stderr.write(f"serving http://{format_address(reach, port)}/\n")
+        sys.stderr.flush()
+
+
+# Set by run(show_url=True) for the URL echo unless --quiet (L4: nothing on stderr then).
+_SHOW_URL: list[bool] = []
 
 
 def cannot_listen(host: str, port: int, error: BaseException) -> NoReturn:
@@ -275,8 +307,12 @@ def _configure_logging(quiet: bool) -> None:
     )
 
 
-def run(impl: Implementation, argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
-    """Parse the command line, then hand over to the behaviour module's ``main(config)``."""
+def run(impl: Implementation, argv: Sequence[str] | None = None, prog: str | None = None,
+        show_url: bool = False) -> NoReturn:
+    """Parse the command line, then hand over to the behaviour module's ``main(config)``.
+
+    ``show_url`` (``netrosetta serve``): after READY, the URL echo's address on stderr.
+    """
     argv = sys.argv[1:] if argv is None else argv
     prog = prog or f"python -m {impl.package}"
     try:
@@ -293,6 +329,8 @@ def run(impl: Implementation, argv: Sequence[str] | None = None, prog: str | Non
         signal.signal(signal.SIGINT, _interrupted)
         signal.signal(signal.SIGTERM, _interrupted)
     status = 0
+    if show_url and config.behaviour == "urlecho" and not config.quiet:
+        _SHOW_URL.append(True)
     try:
         if impl.prepare is not None:
             module_name, _, function = impl.prepare.partition(":")

@@ -214,7 +214,11 @@ def test_compare_page_with_a_broken_and_a_missing_file(fake_repo, tmp_path, caps
     captured = capsys.readouterr()
     assert status == 1
     assert captured.out.strip() == str(out / "echo.html")
-    assert captured.err == "netrosetta compare: impl_twisted/echo.py: no top-level serve() function\n"
+    # Files named on the command line but not there are warned of; the broken one is the problem.
+    lines = captured.err.splitlines()
+    assert lines[0].startswith(f"netrosetta compare: warning: --matrix {tmp_path / 'none.json'}: no such")
+    assert lines[1].startswith(f"netrosetta compare: warning: --bench {tmp_path / 'nobench'}: no such")
+    assert lines[2:] == ["netrosetta compare: impl_twisted/echo.py: no top-level serve() function"]
     page = (out / "echo.html").read_text()
     assert "impl_twisted/echo.py: no top-level serve() function" in page
     assert "impl_tornado/echo.py is not written yet" in page

@@ -10,9 +10,9 @@ import sys
 import threading
 from pathlib import Path
 
-from conformance.clients import reset
-from conformance.harness import recv_until_eof
-from conformance.proxy import Proxy
+from netrosetta_conformance.clients import reset
+from netrosetta_conformance.harness import recv_until_eof
+from netrosetta_conformance.proxy import Proxy
 
 REPO = Path(__file__).resolve().parent.parent
 REQUEST = b"GET /some/target HTTP/1.1\r\nHost: suite\r\nX-Field: value\r\n\r\n"

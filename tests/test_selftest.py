@@ -23,7 +23,7 @@ To add a row (for instance one of the broken URL-echo servers):
 3. Run ``.venv/bin/pytest tests/test_selftest.py -k <name> -q``; on a mismatch the message lists
    the unexpected clauses with their failure messages. A row with ``focused=True`` runs only its own
    clauses there and in `make test`; add ``--full`` to run its whole section (with
-   ``-p conformance.conftest`` when this file runs alone, as that option is the suite's).
+   ``-p netrosetta_conformance.plugin`` when this file runs alone, as that option is the suite's).
 
 Rows run in parallel under the outer ``-n``; each inner run is one pytest process on one behaviour.
 """

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.clients import pump
-from conformance.harness import Variant, launch
+from netrosetta_conformance.clients import pump
+from netrosetta_conformance.harness import Variant, launch
 
 REPO = Path(__file__).resolve().parent.parent
 
