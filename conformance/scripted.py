@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from netrosetta_conformance.harness import REPO, Variant
+from netrosetta_conformance.harness import Variant
 
 # The longest a client run may take before the suite kills it: every F test is shorter by far.
 RUN_TIMEOUT = 60.0
@@ -390,14 +390,13 @@ def start_client(variant: Variant, args: list[str],
     argv = client_argv(variant, args)
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     stdin_file = None
     if stdin is not None:
         stdin_file = tempfile.TemporaryFile()
         stdin_file.write(stdin.encode())
         stdin_file.seek(0)
     proc = subprocess.Popen(argv, stdin=stdin_file if stdin_file else subprocess.DEVNULL, stdout=out,
-                            stderr=err, cwd=REPO, env=env)
+                            stderr=err, env=env)
     return proc, [argv, out, err, time.monotonic()]
 
 

@@ -17,7 +17,6 @@ from netrosetta_conformance import harness
 from netrosetta_conformance.clients import MIB, Stream, fill, pump, raise_own_fd_limit, reset, wait_until
 from netrosetta_conformance.harness import (
     IO_TIMEOUT,
-    READY_TIMEOUT,
     STOP_TIMEOUT,
     Server,
     ServerError,
