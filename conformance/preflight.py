@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from netrosetta_conformance import harness
-from netrosetta_conformance.harness import Server, ServerError, Variant
+from netrosetta_conformance.harness import CLIENT_BEHAVIOURS, Server, ServerError, Variant
 from netrosetta_conformance.scope import behaviour_of, in_suite, variant_of
 
 STDERR_LINES = 15
@@ -156,8 +156,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     pairs: dict[str, tuple[Variant, str]] = {}
     for item in session.items:
         variant, behaviour = variant_of(item), behaviour_of(item)
+        # Servers only: a client (fetch) is launched per test, against the suite's scripted servers.
         if (variant is not None and behaviour is not None and not variant.missing(behaviour)
-                and item.get_closest_marker("skip") is None):
+                and behaviour not in CLIENT_BEHAVIOURS and item.get_closest_marker("skip") is None):
             pairs.setdefault(key_of(variant, behaviour), (variant, behaviour))
     if not pairs:
         return

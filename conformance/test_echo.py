@@ -269,6 +269,7 @@ def test_E11_stop_and_continue(server):
                             "E11 stopped and continued: no byte lost, no connection dropped", "8 KiB echo")
 
 
+@pytest.mark.proc
 def test_E12_abrupt_peers_at_volume(fresh_server):
     """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
     their sockets (its open-file count comes back), and its log stays bounded."""

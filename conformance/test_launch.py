@@ -444,6 +444,7 @@ def check_out_of_descriptors(server: Server) -> None:
             sock.close()
 
 
+@pytest.mark.proc
 def test_L12_out_of_descriptors(limited_server):
     """Out of descriptors (its open-file limit reached, soft and hard), the server keeps serving the
     clients it has, does not spin (under half a core over 3 s), logs a few lines for the whole

@@ -367,6 +367,7 @@ def test_M15_stop_and_continue(server):
         "M15 stopped and continued: no line lost, no connection dropped", "8-line")
 
 
+@pytest.mark.proc
 def test_M16_abrupt_peers_at_volume(fresh_server):
     """1,000 clients that reset mid-answer disturb no other client on any port, the server closes every
     one of their sockets (its open-file count comes back), and its log stays bounded."""

@@ -357,6 +357,7 @@ def test_U19_3_no_memory_kept_per_connection(fresh_server):
                                 "3,000 connections, one request each with Connection: close")
 
 
+@pytest.mark.proc
 def test_U19_4_pipelining_backpressure(fresh_server):
     """Backpressure: a client that pipelines 48 MiB of requests without reading the answers leaves the
     server's memory flat (RSS under 16 MiB above its level before), and every answer comes back, in
@@ -433,6 +434,7 @@ def test_U19_5_stop_and_continue(server):
                             "keep-alive GET")
 
 
+@pytest.mark.proc
 def test_U19_6_abrupt_peers_at_volume(fresh_server):
     """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
     their sockets (its open-file count comes back), and its log stays bounded."""
