@@ -175,7 +175,7 @@ def _not_applicable(request: pytest.FixtureRequest) -> None:
     variant = getattr(request.node, "callspec", None) and request.node.callspec.params.get("variant")
     marker = request.node.get_closest_marker("behaviour")
     if variant and marker and marker.args[0] not in variant.behaviours:
-        pytest.skip(f"n/a: {variant.id} does not serve {marker.args[0]}")
+        pytest.skip(variant.missing(marker.args[0]) or f"n/a: {variant.id} does not serve {marker.args[0]}")
 
 
 _SERVERS: dict[tuple, Server] = {}

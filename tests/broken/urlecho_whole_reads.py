@@ -15,10 +15,9 @@ class WholeReadsUrlEchoProtocol(UrlEchoProtocol):
     """URL echo whose reader assumes that TCP delivers a request head in one piece."""
 
     def data_received(self, data: bytes) -> None:
-        if not self.buffer and self.phase == "idle" and data.strip(b"\r\n") and b"\r\n\r\n" not in data:
+        if self.parser.phase == "idle" and data.strip(b"\r\n") and b"\r\n\r\n" not in data:
             # THE FLAW: TCP is a byte stream; the rest of the head is simply still on its way.
-            self.buffer += data
-            self.respond(400, b"400 Bad Request\n", close=True)
+            self.refuse(400, "the head did not arrive in one read")
             return
         super().data_received(data)
 
