@@ -30,6 +30,8 @@ RUNTIME: dict[str, str] = {
           "its own (Node.js, the JVM, Go) more",
     "M2": "counts the server's threads: an event loop in Python has one, a runtime with threads of "
           "its own (Node.js, the JVM, Go) more",
+    "L12": "asks for a log line when the server runs out of descriptors: a runtime that pauses its "
+           "accepts by itself (Node.js's libuv) says nothing the server could log",
 }
 # Fixtures that start servers of the test's own: such tests need the process, not just sockets.
 PROCESS_FIXTURES = ("fresh_server", "spawn")

@@ -257,6 +257,7 @@ def test_E10_half_close_with_data_owed(server):
         f"{len(got)} bytes (first mismatch at {stream.mismatch}), closed={closed}")
 
 
+@pytest.mark.process("stops and continues the server's process")
 def test_E11_stop_and_continue(server):
     """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no byte and
     drops no connection: every client's echo resumes where it was, and clients that connected during

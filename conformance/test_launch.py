@@ -223,11 +223,14 @@ SIGNAL_ON_READY_RUNS, SIGNAL_ON_READY_RUNS_FULL = 10, 100
 
 
 @pytest.mark.smoke
+@pytest.mark.process("starts servers of its own")
 def test_L11_signal_at_once_on_ready(variant, request):
     """A SIGTERM or SIGINT sent the moment the READY line is read stops the server just the same:
     status 0 within 2 seconds, with no traceback."""
     runs = SIGNAL_ON_READY_RUNS_FULL if request.config.getoption("full") else SIGNAL_ON_READY_RUNS
-    behaviours = [name for name in ("echo", "multiport", "urlecho") if not variant.missing(name)]
+    chosen = {name.strip() for name in request.config.getoption("behaviour").split(",") if name.strip()}
+    behaviours = [name for name in ("echo", "multiport", "urlecho")
+                  if not variant.missing(name) and (not chosen or name in chosen)]
     for run in range(runs):
         # Every (behaviour, signal) pair comes round: the behaviours cycle, the signals alternate.
         behaviour, sig = behaviours[run % len(behaviours)], (signal.SIGTERM, signal.SIGINT)[run % 2]
@@ -445,6 +448,7 @@ def check_out_of_descriptors(server: Server) -> None:
 
 
 @pytest.mark.proc
+@pytest.mark.process("starts a server of its own with a low open-file limit")
 def test_L12_out_of_descriptors(limited_server):
     """Out of descriptors (its open-file limit reached, soft and hard), the server keeps serving the
     clients it has, does not spin (under half a core over 3 s), logs a few lines for the whole

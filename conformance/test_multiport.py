@@ -358,6 +358,7 @@ def line_session(server):
     return byte_session(server, message, answer, index, same)
 
 
+@pytest.mark.process("stops and continues the server's process")
 def test_M15_stop_and_continue(server):
     """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no line and
     drops no connection, on any port: every client's answers resume where they were, and clients

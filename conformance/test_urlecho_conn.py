@@ -425,6 +425,7 @@ def keep_alive_session(server):
         yield round_trip
 
 
+@pytest.mark.process("stops and continues the server's process")
 def test_U19_5_stop_and_continue(server):
     """A server stopped (SIGSTOP) for 2 seconds under keep-alive load, then continued (SIGCONT), loses
     no request and drops no connection: every request is answered, in order, on its own connection,
