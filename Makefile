@@ -25,7 +25,12 @@ run: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) browser bench-tools
+# tests/test_bring_your_own.py runs the README's Node.js example server.
+.PHONY: node
+node:
+	command -v node >/dev/null || (apt-get update && apt-get install -y nodejs) || echo "no node: tests/test_bring_your_own.py is skipped"
+
+test: $(STAMP) browser bench-tools node
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) -q
 
@@ -46,6 +51,12 @@ conformance: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/netrosetta bench $(ARGS)
+
+# The fetch client against nginx, with wrk, Node.js fetch and aiohttp on uvloop beside it (about 10 minutes).
+bench-fetch: $(STAMP) bench-tools
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx-light)
+	$(BIN)/python -m netrosetta.bench.fetch $(ARGS)
 
 # After a full `make bench`: its summary joins every earlier one in docs/bench/runs/ (history.md lists
 # them), its JSON, tables and charts go to docs/bench as the latest, and README.md shows the targets

@@ -2,28 +2,35 @@
 
 Nothing here imports an implementation. A server is a subprocess that follows the launch contract
 (SPEC.md, section L); all we know of it is its command line, its READY line, its sockets, its exit
-status, its stderr and its /proc entries.
+status, its stderr and its /proc entries. Every server runs in a process group of its own, and the
+whole group is ended with it, so a wrapper's children (``sh -c '...'``) never outlive a test.
 """
 
 from __future__ import annotations
 
+import atexit
+import ctypes
+import importlib.util
 import os
+import resource
 import select
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netrosetta.registry import variants
-
-REPO = Path(__file__).resolve().parent.parent
+from netrosetta.registry import BEHAVIOURS, variants
 
 # Bounded waits. Generous, because the machine is shared and noisy; a healthy server is far faster.
-READY_TIMEOUT = 20.0
+# The plugin sets READY_TIMEOUT from --ready-timeout; readers look it up when they wait.
+READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 2.0  # the contract: exit within 2 seconds of SIGTERM
 IO_TIMEOUT = 10.0
 
@@ -41,14 +48,34 @@ class Variant:
     behaviours: tuple[str, ...] = ("echo", "multiport", "urlecho")
     # Our own implementations are looked up on disk so a missing one is reported, not failed.
     package: str | None = None
+    # The command for client behaviours (fetch), if not ``command`` (``--client-cmd``).
+    client: tuple[str, ...] | None = None
+
+    @property
+    def client_command(self) -> tuple[str, ...]:
+        return self.command if self.client is None else self.client
+    # Clients reach it through the re-cutting proxy (conformance/proxy.py): E, M and U clauses only.
+    proxy: bool = False
+    # --connect: a server the suite did not start, (behaviour, its addresses) for each behaviour.
+    connect: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
 
     def missing(self, behaviour: str) -> str | None:
         """Why this variant cannot serve ``behaviour``, or None if it can."""
+        if self.connect and behaviour not in dict(self.connect):
+            return f"n/a: no --connect address for {behaviour}"
         if behaviour not in self.behaviours:
             return f"n/a: {self.id} does not serve {behaviour}"
-        if self.package and not (REPO / self.package / f"{behaviour}.py").exists():
+        if self.package and not _module_file(self.package, behaviour).exists():
             return f"missing: {self.package}/{behaviour}.py is not written yet"
         return None
+
+
+def _module_file(package: str, module: str) -> Path:
+    """Where ``package.module`` is or would be, without importing the package (checkout or installed)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return Path(package, f"{module}.py")
+    return Path(next(iter(spec.submodule_search_locations)), f"{module}.py")
 
 
 # Every column of the matrix, from the one list of implementations (netrosetta/registry.py). Other
@@ -61,15 +88,77 @@ VARIANTS: list[Variant] = [
 ]
 
 
-def custom_variant(command: str) -> Variant:
-    """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ..."""
-    import shlex
+SERVER_BEHAVIOURS = tuple(name for name, behaviour in BEHAVIOURS.items() if not behaviour.is_client)
+CLIENT_BEHAVIOURS = tuple(name for name, behaviour in BEHAVIOURS.items() if behaviour.is_client)
 
-    return Variant("custom", "custom", tuple(shlex.split(command)))
+# The same again through the re-cutting proxy, for each implementation's default variant: only the
+# cuts of the byte stream and its timing change (conformance/proxy.py). Servers only.
+VARIANTS += [
+    Variant(f"{variant.id}-proxy", variant.impl, variant.command, variant.extra, default=False,
+            behaviours=tuple(b for b in variant.behaviours if b in SERVER_BEHAVIOURS),
+            package=variant.package, proxy=True)
+    for variant in list(VARIANTS) if not variant.extra
+]
+
+
+def custom_variant(command: str, client_command: str = "", proxy: bool = False) -> Variant:
+    """A server from anywhere (`--server-cmd`): the suite appends BEHAVIOUR --port 0 ...; and/or a
+    client from anywhere (`--client-cmd`): the suite appends fetch [options] URL... One column."""
+    behaviours = (SERVER_BEHAVIOURS if command else ()) + (CLIENT_BEHAVIOURS if client_command else ())
+    return Variant("custom", "custom", tuple(shlex.split(command)), behaviours=behaviours,
+                   client=tuple(shlex.split(client_command)) if client_command else None, proxy=proxy)
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port); ValueError if it is not that."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host, int(port)
+
+
+def connect_variant(specs: list[str], behaviours: list[str]) -> Variant:
+    """A server already running (``--connect``): each spec is ``BEHAVIOUR=HOST:PORT`` (repeat one
+    behaviour for several ports, as multiport has), comma-separated lists allowed; a bare
+    ``HOST:PORT`` is for the one behaviour named by ``behaviours``. ValueError says what is wrong."""
+    addresses: dict[str, list[tuple[str, int]]] = {}
+    for spec in (part.strip() for text in specs for part in text.split(",") if part.strip()):
+        behaviour, sep, address = spec.rpartition("=")
+        if not sep:
+            if len(behaviours) != 1:
+                raise ValueError(f"--connect {spec}: name its behaviour (echo={spec}), or give "
+                                 "--behaviour with exactly one behaviour")
+            behaviour = behaviours[0]
+        addresses.setdefault(behaviour, []).append(parse_address(address))
+    if not addresses:
+        raise ValueError("--connect: no address given")
+    return Variant("connect", "connect", (), behaviours=tuple(addresses),
+                   connect=tuple((name, tuple(each)) for name, each in addresses.items()))
+
+
+def connect_to(variant: Variant, behaviour: str) -> Server:
+    """The server ``--connect`` names for ``behaviour``; ServerError if nothing accepts there."""
+    addresses = list(dict(variant.connect)[behaviour])
+    for host, port in addresses:
+        try:
+            socket.create_connection((host, port), timeout=READY_TIMEOUT).close()
+        except OSError as error:
+            raise ServerError(f"cannot connect to {host}:{port} (--connect {behaviour}=...): "
+                              f"{error.strerror or error}") from None
+    return Server(variant, behaviour, [], None, None, addresses)
 
 
 class ServerError(AssertionError):
-    """The server did not follow the launch contract."""
+    """The server did not follow the launch contract.
+
+    ``status`` is its exit status when it exited before READY (None if it is still running, or
+    stayed silent and was stopped).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -79,9 +168,11 @@ class Server:
     variant: Variant
     behaviour: str
     argv: list[str]
-    proc: subprocess.Popen
+    proc: subprocess.Popen | None  # None: a server the suite did not start (--connect)
     stderr_file: object
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    # For a proxy variant, one proxy per address: clients connect there (endpoint()).
+    proxies: list = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -96,30 +187,49 @@ class Server:
         return [port for _, port in self.addresses]
 
     def stderr_text(self) -> str:
+        if self.stderr_file is None:  # --connect: not ours to read
+            return ""
         self.stderr_file.flush()
         self.stderr_file.seek(0)
         return self.stderr_file.read().decode("utf-8", "replace")
 
     def describe(self) -> str:
         """Who this is, for failure messages."""
+        if self.proc is None:
+            return f"the server at {' '.join(f'{h}:{p}' for h, p in self.addresses)} (--connect)"
         return f"{self.variant.id} {' '.join(self.argv)}"
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        """Still running? (A --connect server is not ours to watch: assumed so.)"""
+        return self.proc is None or self.proc.poll() is None
+
+    def endpoint(self, index: int = 0) -> tuple[str, int]:
+        """Where a client connects to reach the index-th address: it, or its proxy."""
+        return self.proxies[index].address if self.proxies else self.addresses[index]
 
     def connect(self, index: int = 0, timeout: float = IO_TIMEOUT) -> socket.socket:
-        host, port = self.addresses[index]
+        host, port = self.endpoint(index)
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
     # -- /proc readings: the suite started the process, so it may look at it ------------------
 
+    def _proc(self, entry: str) -> Path:
+        """/proc/PID/ENTRY. A test that reads it is n/a (skipped) where there is no /proc, or no
+        process of ours (--connect); the plugin skips such tests (marker ``proc``) before they
+        start, this is the backstop."""
+        if self.proc is None or not Path("/proc/self/status").exists():
+            import pytest
+
+            pytest.skip("n/a: reads the server's /proc entries, which this run cannot see")
+        return Path(f"/proc/{self.pid}/{entry}")
+
     def fd_count(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        return len(os.listdir(self._proc("fd")))
 
     def _status(self, key: str) -> str:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+        for line in self._proc("status").read_text().splitlines():
             if line.startswith(key + ":"):
                 return line.split(":", 1)[1].strip()
         raise KeyError(key)
@@ -130,8 +240,41 @@ class Server:
     def threads(self) -> int:
         return int(self._status("Threads"))
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far, every thread included."""
+        # /proc/PID/stat: the command name may hold spaces, so split after its closing parenthesis.
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def runnable_seconds(self) -> float | None:
+        """Time the process's threads have spent on a core or waiting in the run queue for one
+        (/proc/PID/task/*/schedstat), or None where the kernel does not keep it.
+
+        Unlike CPU time, this shows a busy loop on a loaded machine too: a process that never
+        sleeps is runnable all the time, whatever share of a core it gets.
+        """
+        total = 0
+        try:
+            for task in os.listdir(f"/proc/{self.pid}/task"):
+                on_cpu, waiting, _ = Path(f"/proc/{self.pid}/task/{task}/schedstat").read_text().split()
+                total += int(on_cpu) + int(waiting)
+        except FileNotFoundError:
+            return None  # no schedstat here (or a thread just ended: rare, and only loses a sample)
+        return total / 1e9
+
+    def stderr_size(self) -> int:
+        """Bytes written to stderr so far (an offset for ``stderr_text()[offset:]``, as bytes)."""
+        self.stderr_file.flush()
+        return os.fstat(self.stderr_file.fileno()).st_size
+
+    def stderr_since(self, offset: int) -> str:
+        """What the server wrote to stderr after ``offset`` bytes."""
+        self.stderr_file.flush()
+        self.stderr_file.seek(offset)
+        return self.stderr_file.read().decode("utf-8", "replace")
+
     def nofile_limits(self) -> tuple[str, str]:
-        for line in Path(f"/proc/{self.pid}/limits").read_text().splitlines():
+        for line in self._proc("limits").read_text().splitlines():
             if line.startswith("Max open files"):
                 soft, hard = line.split()[3:5]
                 return soft, hard
@@ -140,20 +283,31 @@ class Server:
     # -- stopping --------------------------------------------------------------------------
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> tuple[int | None, str]:
-        """Send ``sig`` and wait; return (exit status or None if it did not exit in time, stderr)."""
+        """Send ``sig`` to the server's process group and wait for the server; return (its exit
+        status, or None if it did not exit in time, and its stderr). Whatever is left of the group
+        afterwards is killed. A --connect server is left alone."""
+        if self.proc is None:
+            return None, ""
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            signal_group(self.proc, sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
                 return None, self.stderr_text()
+        end_group(self.proc)
+        self.close_proxies()
         return self.proc.returncode, self.stderr_text()
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """SIGKILL the server and its whole process group (not a --connect server's)."""
+        if self.proc is not None:
+            end_group(self.proc)
+        self.close_proxies()
+
+    def close_proxies(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()
 
 
 def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> list[str]:
@@ -162,23 +316,87 @@ def server_argv(variant: Variant, behaviour: str, ports: int = 1, args: tuple[st
     return [*variant.command, behaviour, *port_args, *variant.extra, *args]
 
 
-def start_process(argv: list[str]) -> tuple[subprocess.Popen, object]:
-    """Start a server process with stdout piped (for READY) and stderr in a temporary file."""
+def start_process(argv: list[str], max_files: int | None = None) -> tuple[subprocess.Popen, object]:
+    """Start a server process with stdout piped (for READY) and stderr in a temporary file.
+
+    As SPEC.md, section L says: in the suite's own working directory, with the suite's environment
+    (less PYTHONUNBUFFERED: a Python server must flush its READY line itself, L1), stdin from
+    /dev/null, in a new session (its own process group). ``max_files`` sets the child's open-file
+    limit, soft and hard alike, before it runs: a server may raise its soft limit to the hard one
+    (L10), so only the hard limit really holds it.
+    """
     stderr_file = tempfile.TemporaryFile()
-    # No PYTHONUNBUFFERED: a Python server must flush its READY line itself (SPEC L1).
     env = dict(os.environ)
     env.pop("PYTHONUNBUFFERED", None)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr_file, cwd=REPO, env=env)
+
+    def before_exec() -> None:
+        _die_with_parent()
+        if max_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=stderr_file, env=env, start_new_session=True,
+                                preexec_fn=before_exec)
+    except OSError as error:  # no such program, not executable: the shell's status for it
+        stderr_file.close()
+        raise ServerError(f"cannot run {argv[0]!r}: {error.strerror}\ncommand: {shlex.join(argv)}",
+                          status=127) from None
+    _STARTED.add(proc)
     return proc, stderr_file
 
 
-def read_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> str:
-    """Wait (bounded) for the first stdout line; return it without its newline.
+# Every server this process started, ended at exit if a test or an interrupted run left it behind.
+_STARTED: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
+
+
+@atexit.register
+def _end_every_server() -> None:
+    for proc in list(_STARTED):
+        if proc.poll() is None:
+            end_group(proc)
+
+
+def _prctl() -> Callable[[int, int], int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it if the process that started it dies (a killed xdist
+    worker), which no cleanup code of ours would see."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the process group the server leads (the server and anything it started)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the server's process group (a wrapper's children too) and reap the server."""
+    signal_group(proc, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def read_ready(proc: subprocess.Popen, timeout: float | None = None) -> str:
+    """Wait (bounded, by default READY_TIMEOUT) for the first stdout line; return it without its newline.
 
     Raises ServerError if the process exits or stays silent first.
     """
+    timeout = READY_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     fd = proc.stdout.fileno()
     buffer = b""
@@ -191,9 +409,13 @@ def read_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> str:
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
-            proc.wait(timeout)
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()) + STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:  # closed its stdout but kept running
+                raise ServerError(f"server closed its stdout without a READY line (got: {buffer!r})") \
+                    from None
             raise ServerError(f"server exited with status {proc.returncode} before READY "
-                              f"(stdout: {buffer!r})")
+                              f"(stdout: {buffer!r})", status=proc.returncode)
         buffer += chunk
     line, _, rest = buffer.partition(b"\n")
     if rest:
@@ -215,16 +437,29 @@ def parse_ready(line: str) -> list[tuple[str, int]]:
     return addresses
 
 
-def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = ()) -> Server:
-    """Start a server and wait for READY; on failure the error carries the server's stderr."""
+def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ...] = (),
+           max_files: int | None = None) -> Server:
+    """Start a server and wait for READY; on failure the error carries the server's stderr.
+    Under --connect, the running server instead (``args`` must be empty: it was started as it was)."""
+    if variant.connect:
+        assert not args, "a --connect server cannot be given arguments: the plugin makes such tests n/a"
+        return connect_to(variant, behaviour)
     argv = server_argv(variant, behaviour, ports, args)
-    proc, stderr_file = start_process(argv)
+    proc, stderr_file = start_process(argv, max_files)
     server = Server(variant, behaviour, argv, proc, stderr_file)
     try:
         server.addresses = parse_ready(read_ready(proc))
     except ServerError as error:
         server.kill()
-        raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}") from None
+        raise ServerError(f"{error}\ncommand: {' '.join(argv)}\nstderr:\n{server.stderr_text()}",
+                          status=error.status) from None
+    except BaseException:  # Ctrl-C while waiting for READY: nobody else holds this server yet
+        server.kill()
+        raise
+    if variant.proxy:
+        from netrosetta_conformance.proxy import Proxy
+
+        server.proxies = [Proxy(address, seed) for seed, address in enumerate(server.addresses)]
     return server
 
 

@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 
 import h11
 
-from conformance.harness import IO_TIMEOUT, Server, failure
+from netrosetta_conformance.harness import IO_TIMEOUT, Server, failure
 
 CRLF = "\r\n"
 TEXT_PLAIN = "text/plain; charset=utf-8"

@@ -8,18 +8,27 @@ import time
 
 import pytest
 
-from conformance.clients import (
+from netrosetta_conformance.clients import (
+    HALF_CLOSE_READ_RATE,
+    MANY,
+    MANY_QUICK,
     MIB,
     Stream,
+    byte_session,
+    check_abrupt_peers,
     check_leaves_nothing_behind,
+    check_many_connections,
+    check_stop_and_continue,
+    connect_small_window,
     fill,
     pump,
     raise_own_fd_limit,
+    read_paced,
     reset,
     stream_through,
     wait_until,
 )
-from conformance.harness import failure
+from netrosetta_conformance.harness import failure
 
 pytestmark = pytest.mark.behaviour("echo")
 
@@ -146,6 +155,7 @@ def test_E6_slow_client_delays_no_other(server):
                        "the message echoed", got)
 
 
+@pytest.mark.proc
 def test_E7_backpressure(fresh_server):
     """Backpressure: a client that sends 256 MiB without reading in step leaves the server's memory
     flat (RSS under 64 MiB above its level before the transfer), and every byte comes back in order
@@ -178,6 +188,7 @@ def test_E7_backpressure(fresh_server):
         f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
 
 
+@pytest.mark.proc
 def test_E8_reset_mid_transfer(fresh_server):
     """A client that resets its connection mid-transfer disturbs no other client, and the server closes
     its socket (its open-file count returns to where it was)."""
@@ -208,6 +219,7 @@ def test_E8_reset_mid_transfer(fresh_server):
                            f"{server.fd_count()} open files")
 
 
+@pytest.mark.proc
 def test_E9_nothing_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections (each
     sends a message, half-closes and reads to the end), RSS has grown by less than 8 MiB over its level
@@ -224,3 +236,71 @@ def test_E9_nothing_kept_per_connection(fresh_server):
 
     check_leaves_nothing_behind(server, serve_one, requirement,
                                 "3,000 connections, one message each, then SHUT_WR and read to EOF")
+
+
+def test_E10_half_close_with_data_owed(server):
+    """When the client half-closes while the server still holds data for it (queued, not yet sent,
+    because the client has not been reading), the server sends all of it, then closes."""
+    stream = Stream()
+    with connect_small_window(server) as sock:
+        # Send without reading until the server has taken nothing for a second: its queue, its
+        # socket buffers and ours are full.
+        pushed = fill(sock, stream, 64 * MIB, idle=1.0)
+        sock.shutdown(socket.SHUT_WR)
+        # Slowly, so that what the server still owes at EOF waits in its own queue.
+        got, closed = read_paced(sock, HALF_CLOSE_READ_RATE)
+    stream.check(got)
+    assert (len(got), stream.mismatch, closed) == (pushed, None, True), failure(
+        "E10 half-close with data owed: every byte back, then EOF",
+        f"{pushed} bytes with a 4 KiB receive window, not reading until the server stopped taking "
+        "bytes for 1 s, then SHUT_WR, then reading at 16 MiB/s", f"{pushed} bytes in order, then EOF",
+        f"{len(got)} bytes (first mismatch at {stream.mismatch}), closed={closed}")
+
+
+@pytest.mark.process("stops and continues the server's process")
+def test_E11_stop_and_continue(server):
+    """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no byte and
+    drops no connection: every client's echo resumes where it was, and clients that connected during
+    the stop are served."""
+
+    def message(number: int) -> bytes:
+        return b"round %d " % number + os.urandom(8 * 1024)
+
+    check_stop_and_continue(server, lambda: byte_session(server, message, lambda sock, data: data),
+                            "E11 stopped and continued: no byte lost, no connection dropped", "8 KiB echo")
+
+
+@pytest.mark.proc
+def test_E12_abrupt_peers_at_volume(fresh_server):
+    """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
+    their sockets (its open-file count comes back), and its log stays bounded."""
+    server = fresh_server()
+
+    def message(number: int) -> bytes:
+        return b"round %d " % number + os.urandom(4096)
+
+    def start_answer(sock: socket.socket) -> int:
+        sock.sendall(os.urandom(64 * 1024))
+        return 0
+
+    check_abrupt_peers(server, lambda: byte_session(server, message, lambda sock, data: data), start_answer,
+                       "E12 1,000 clients resetting mid-answer: others unharmed, sockets closed, log bounded",
+                       "64 KiB")
+
+
+def test_E13_ten_thousand_connections(server, variant, request):
+    """10,000 concurrent connections are all served by an implementation's default variant: each gets
+    back what it sent, twice, all of them held open at once (2,000 in `make test`)."""
+    if "--loop" in variant.extra or variant.proxy:
+        pytest.skip(f"n/a: the clause is for each implementation's default variant, not {variant.id}")
+    count = MANY if request.config.getoption("full") else MANY_QUICK
+
+    def message(index: int, round_: int) -> bytes:
+        return b"connection %d round %d\n" % (index, round_)
+
+    def answered(index: int, round_: int, got: bytes) -> bool | None:
+        expect = message(index, round_)
+        return None if len(got) < len(expect) else got == expect
+
+    check_many_connections(server, count, message, answered,
+                           f"E13 {count:,} concurrent connections all served", "a short message on each")

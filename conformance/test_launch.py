@@ -7,19 +7,25 @@ so these tests hold for every implementation, loop and model, and for ``--server
 import re
 import signal
 import socket
+import subprocess
 import sys
+import time
 
 import pytest
 
-from conformance.clients import MIB, Stream, fill, pump, reset
-from conformance.harness import (
-    READY_TIMEOUT,
+from netrosetta_conformance import harness
+from netrosetta_conformance.clients import MIB, Stream, fill, pump, raise_own_fd_limit, reset, wait_until
+from netrosetta_conformance.harness import (
+    IO_TIMEOUT,
     STOP_TIMEOUT,
     Server,
     ServerError,
+    end_group,
     failure,
+    launch,
     parse_ready,
     read_ready,
+    recv_until,
     recv_until_eof,
     server_argv,
     start_process,
@@ -35,19 +41,18 @@ def argv_for(variant, behaviour: str, *args: str) -> list[str]:
     return [*variant.command, behaviour, *variant.extra, *args]
 
 
-def run_to_exit(argv: list[str], timeout: float = READY_TIMEOUT) -> tuple[int | None, bytes, str]:
-    """Run a command that should exit by itself: (status or None if it did not, stdout, stderr)."""
+def run_to_exit(argv: list[str]) -> tuple[int | None, bytes, str]:
+    """Run a command that should exit by itself (within --ready-timeout): (status or None if it did
+    not, stdout, stderr)."""
     proc, stderr_file = start_process(argv)
     try:
-        proc.wait(timeout)
-    except Exception:
-        proc.kill()
-        proc.wait()
+        proc.wait(harness.READY_TIMEOUT)
+    except subprocess.TimeoutExpired:
         status = None
     else:
         status = proc.returncode
-    stdout = proc.stdout.read()
-    proc.stdout.close()
+    stdout = proc.stdout.read() if status is not None else b""
+    end_group(proc)
     stderr_file.seek(0)
     return status, stdout, stderr_file.read().decode("utf-8", "replace")
 
@@ -125,6 +130,7 @@ def test_L1_ready_line(spawn, variant):
                                        "no echo")
 
 
+@pytest.mark.behaviour("multiport")
 def test_L2_ready_lists_ports_in_order(spawn, variant):
     """With `--ports P1,P2,...` the READY line lists one address per listener, in the order given,
     each with its real port."""
@@ -178,7 +184,7 @@ def test_L4_quiet(fresh_server):
                                                 "traffic, a reset client, SIGTERM", (0, ""), (status, stderr))
 
 
-# -- L5-L6: stopping -----------------------------------------------------------------------------
+# -- L5-L6, L11: stopping -----------------------------------------------------------------------
 
 def check_stops(fresh_server, sig: int, clause: str) -> None:
     server, idle, pushing = busy_server(fresh_server)
@@ -211,6 +217,40 @@ def test_L6_sigint(fresh_server):
     check_stops(fresh_server, signal.SIGINT, "L6")
 
 
+# Starts per variant: enough to hit a window of a few milliseconds now and then in `make test`,
+# and most times in `make test-full`.
+SIGNAL_ON_READY_RUNS, SIGNAL_ON_READY_RUNS_FULL = 10, 100
+
+
+@pytest.mark.smoke
+@pytest.mark.process("starts servers of its own")
+def test_L11_signal_at_once_on_ready(variant, request):
+    """A SIGTERM or SIGINT sent the moment the READY line is read stops the server just the same:
+    status 0 within 2 seconds, with no traceback."""
+    runs = SIGNAL_ON_READY_RUNS_FULL if request.config.getoption("full") else SIGNAL_ON_READY_RUNS
+    chosen = {name.strip() for name in request.config.getoption("behaviour").split(",") if name.strip()}
+    behaviours = [name for name in ("echo", "multiport", "urlecho")
+                  if not variant.missing(name) and (not chosen or name in chosen)]
+    for run in range(runs):
+        # Every (behaviour, signal) pair comes round: the behaviours cycle, the signals alternate.
+        behaviour, sig = behaviours[run % len(behaviours)], (signal.SIGTERM, signal.SIGINT)[run % 2]
+        argv = server_argv(variant, behaviour, ports=3 if behaviour == "multiport" else 1)
+        proc, stderr_file = start_process(argv)
+        server = Server(variant, behaviour, argv, proc, stderr_file)
+        try:
+            read_ready(proc)
+            status, stderr = server.stop(sig)
+        except ServerError as error:
+            status, stderr = f"no READY: {error}", server.stderr_text()
+        finally:
+            server.kill()
+        assert status == 0 and "Traceback" not in stderr, failure(
+            f"L11 {signal.Signals(sig).name} at once on READY: status 0 within {STOP_TIMEOUT:.0f}s, "
+            "no traceback", f"{signal.Signals(sig).name} the moment READY was read (start {run + 1} of "
+            f"{runs}): {' '.join(argv)}", "status 0, no traceback",
+            f"status {status} (None: still running), stderr: {stderr[-1500:]!r}")
+
+
 # -- L7-L8: refusing to start ---------------------------------------------------------------
 
 BAD_COMMAND_LINES = [
@@ -225,6 +265,7 @@ BAD_COMMAND_LINES = [
 ]
 
 
+@pytest.mark.process("runs the server command with bad arguments")
 @pytest.mark.parametrize("case", [args for _, args in BAD_COMMAND_LINES],
                          ids=[label.replace(" ", "-") for label, _ in BAD_COMMAND_LINES])
 def test_L7_bad_command_line(variant, case):
@@ -240,6 +281,7 @@ def test_L7_bad_command_line(variant, case):
         f"status {status}, stdout {stdout!r}, stderr {stderr[-1500:]!r}")
 
 
+@pytest.mark.process("runs the server on an address already in use")
 def test_L8_address_in_use(variant):
     """An address already in use prints one line on stderr naming that address (`127.0.0.1:PORT`) and
     exits with status 1, with no traceback."""
@@ -259,6 +301,7 @@ def test_L8_address_in_use(variant):
 
 # -- L9-L10: the process ------------------------------------------------------------------
 
+@pytest.mark.proc
 def test_L9_one_thread(server):
     """An event-loop server serves all its connections and ports from one thread (`Threads: 1` in
     /proc/PID/status while clients are connected)."""
@@ -285,6 +328,7 @@ LOWER_THEN_EXEC = (
 )
 
 
+@pytest.mark.proc
 def test_L10_fd_limit_raised(spawn, variant):
     """At start the server raises its open-file soft limit to the hard limit (/proc/PID/limits), so
     1,000 clients fit."""
@@ -294,3 +338,122 @@ def test_L10_fd_limit_raised(spawn, variant):
     assert soft == hard, failure("L10 open-file soft limit raised to the hard limit",
                                  "started with soft limit 256", f"soft = hard = {hard}",
                                  f"soft {soft}, hard {hard}")
+
+
+# -- L12: out of descriptors ------------------------------------------------------------------
+
+# The server's open-file limit, soft and hard: room for its own descriptors and a few dozen clients.
+FILE_LIMIT = 64
+KEEPERS = 4  # clients connected and served before the flood; they must stay served
+FLOOD = 3 * FILE_LIMIT  # connections at once: far more than the server can hold
+WINDOW = 3.0  # seconds out of descriptors, with a new client knocking every KNOCK seconds
+KNOCK = 0.1
+MAX_CPU = 0.5  # of one core, over the window
+MAX_LOG_LINES = 4  # over the window: an episode's first line and a few, never one per turn or retry
+
+
+def exchange(server: Server, sock: socket.socket, label: str) -> tuple[bool, bytes]:
+    """One round trip in the server's behaviour on ``sock``: (answered correctly, what came back)."""
+    if server.behaviour == "urlecho":
+        target = f"/{label}".encode()
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: suite\r\n\r\n" % target)
+        got = recv_until(sock, target)
+        return got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"\r\n\r\n" + target), got
+    message = label.encode() + b"\n"
+    # multiport tags each answer with the server's port: the one this socket is connected to.
+    expect = message if server.behaviour == "echo" else b"%d " % sock.getpeername()[1] + message
+    got, _ = pump(sock, [message], expect=len(expect))
+    return got == expect, got
+
+
+@pytest.fixture
+def limited_server(variant, request):
+    """A factory of servers of this test's own under an open-file limit of FILE_LIMIT, killed after
+    the test; with the behaviours to try: echo in `make test`, every one served under --full."""
+    started: list[Server] = []
+
+    def start(behaviour: str) -> Server:
+        started.append(launch(variant, behaviour, 1, max_files=FILE_LIMIT))
+        return started[-1]
+
+    wanted = ("echo", "multiport", "urlecho") if request.config.getoption("full") else ("echo",)
+    yield start, [behaviour for behaviour in wanted if not variant.missing(behaviour)]
+    for server in started:
+        server.kill()
+
+
+def check_out_of_descriptors(server: Server) -> None:
+    """The L12 scenario on one server launched under the limit."""
+    sent = (f"{server.behaviour} under an open-file limit of {FILE_LIMIT}: {KEEPERS} clients served, "
+            f"then {FLOOD} more at once and one every {KNOCK} s for {WINDOW:.0f} s")
+
+    def requirement(what: str) -> str:
+        return f"L12 out of descriptors: {what}"
+
+    keepers = [server.connect() for _ in range(KEEPERS)]
+    flood: list[socket.socket] = []
+    try:
+        for number, keeper in enumerate(keepers):
+            ok, got = exchange(server, keeper, f"keeper-{number}-before")
+            assert ok, failure(requirement("a client is served"), f"keeper {number}", "its answer", got)
+        files_before = server.fd_count()
+        log_start = server.stderr_size()
+        flood = [server.connect() for _ in range(FLOOD)]
+        full = wait_until(lambda: server.fd_count() >= FILE_LIMIT - 4, timeout=IO_TIMEOUT)
+        assert full, failure(requirement("the server takes clients up to its limit"), sent,
+                             f"about {FILE_LIMIT} open files", f"{server.fd_count()} open files")
+        cpu_start, runnable_start = server.cpu_seconds(), server.runnable_seconds()
+        window_start = time.monotonic()
+        while time.monotonic() - window_start < WINDOW:
+            flood.append(server.connect())  # a new client knocks: one more refusal or retry
+            time.sleep(KNOCK)
+        window = time.monotonic() - window_start
+        cpu = (server.cpu_seconds() - cpu_start) / window
+        runnable_end = server.runnable_seconds()
+        # A loaded machine gives a busy loop only a slice of a core; it still never sleeps.
+        runnable = (runnable_end - runnable_start) / window if runnable_end and runnable_start else 0.0
+        log = server.stderr_since(log_start)
+        assert cpu < MAX_CPU and runnable < MAX_CPU, failure(
+            requirement("no spinning"), sent,
+            f"under {MAX_CPU:.0%} of a core, and runnable under {MAX_CPU:.0%} of the time",
+            f"{cpu:.0%} of a core, runnable (on a core or waiting for one) {runnable:.0%} of the time")
+        # The keepers' own requests may be logged late (an access log): they are not the episode's.
+        lines = [line for line in log.splitlines() if "/keeper-" not in line]
+        assert 1 <= len(lines) <= MAX_LOG_LINES and "Traceback" not in log, failure(
+            requirement("the episode is logged in a few lines, no traceback"), sent,
+            f"1 to {MAX_LOG_LINES} lines on stderr", f"{len(lines)} lines, {len(log)} bytes: {log[:600]!r}")
+        for number, keeper in enumerate(keepers):
+            ok, got = exchange(server, keeper, f"keeper-{number}-during")
+            assert ok, failure(requirement("the clients it has are still served"),
+                               f"{sent}; then keeper {number}", "its answer", got)
+        for sock in flood:
+            sock.close()
+        flood.clear()
+        # Clients have left once the server has closed their sockets; a server that refuses by
+        # closing (Twisted's EMFILE recovery) would refuse one that came before.
+        left = wait_until(lambda: server.fd_count() <= files_before + 2, timeout=IO_TIMEOUT)
+        assert left, failure(requirement("the sockets of clients that left are closed"),
+                             f"{sent}; the flood leaves", f"about {files_before} open files",
+                             f"{server.fd_count()} open files")
+        with server.connect() as newcomer:
+            ok, got = exchange(server, newcomer, "newcomer")
+        assert ok, failure(requirement("once clients leave, new ones are served"),
+                           f"{sent}; the flood leaves, a new client comes", "its answer", got)
+        log = server.stderr_since(log_start)
+        assert "Traceback" not in log, failure(requirement("no traceback"), sent, "no traceback on stderr",
+                                               log[-1500:])
+    finally:
+        for sock in keepers + flood:
+            sock.close()
+
+
+@pytest.mark.proc
+@pytest.mark.process("starts a server of its own with a low open-file limit")
+def test_L12_out_of_descriptors(limited_server):
+    """Out of descriptors (its open-file limit reached, soft and hard), the server keeps serving the
+    clients it has, does not spin (under half a core over 3 s), logs a few lines for the whole
+    episode, and once clients leave it accepts and serves new ones."""
+    raise_own_fd_limit()
+    start, behaviours = limited_server
+    for behaviour in behaviours:
+        check_out_of_descriptors(start(behaviour))

@@ -3,18 +3,35 @@
 The suite launches multiport with three ephemeral ports (``--ports 0,0,0``).
 """
 
+import itertools
 import random
+import re
 import socket
 import time
 
 import pytest
 
-from conformance.clients import KIB, MIB, Stream, check_leaves_nothing_behind, fill, pump, stream_through
-from conformance.harness import IO_TIMEOUT, failure
+from netrosetta_conformance.clients import (
+    HALF_CLOSE_READ_RATE,
+    KIB,
+    MIB,
+    Stream,
+    byte_session,
+    check_abrupt_peers,
+    check_leaves_nothing_behind,
+    check_stop_and_continue,
+    connect_small_window,
+    fill,
+    pump,
+    read_paced,
+    stream_through,
+)
+from netrosetta_conformance.harness import IO_TIMEOUT, failure
 
 pytestmark = pytest.mark.behaviour("multiport")
 
 MAX_LINE = 64 * KIB
+ANY_TAG = re.compile(rb"(?m)^\d+ ")
 
 
 def tag(port: int) -> bytes:
@@ -41,6 +58,7 @@ def test_M1_listens_on_every_port(server):
                                                   b"<port> hello\n", got)
 
 
+@pytest.mark.proc
 def test_M2_one_thread_serves_every_port(server):
     """One process and one thread serve every port (Threads: 1 in /proc/PID/status while clients are
     connected on every port)."""
@@ -231,6 +249,7 @@ def test_M11_nothing_crosses_connections(server):
         want, (got_a, rest_a, got_b, rest_b))
 
 
+@pytest.mark.proc
 def test_M12_backpressure(fresh_server):
     """Backpressure: a client that sends 128 MiB of lines without reading the answers leaves the
     server's memory flat (RSS under 64 MiB above its level before), and every answer comes back in
@@ -268,6 +287,7 @@ def test_M12_backpressure(fresh_server):
         f"RSS under baseline + {bound // MIB} MiB", f"RSS grew by {(peak - baseline) / MIB:.1f} MiB")
 
 
+@pytest.mark.proc
 def test_M13_nothing_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections over
     every port (each sends a line, half-closes and reads to the end), RSS has grown by less than 8 MiB
@@ -284,3 +304,112 @@ def test_M13_nothing_kept_per_connection(fresh_server):
 
     check_leaves_nothing_behind(server, serve_one, requirement,
                                 "3,000 connections over every port, a line each, SHUT_WR, read to EOF")
+
+
+def test_M14_half_close_with_answers_owed(server):
+    """When the client half-closes while answers are still queued for it (it has not been reading),
+    every answer is sent, then the connection is closed."""
+    port = server.ports[0]
+    size = 1000
+
+    def line(index: int) -> bytes:
+        return b"%010d " % index + b"h" * (size - 12) + b"\n"
+
+    lines = Stream(line, size)
+    with connect_small_window(server) as sock:
+        # Send lines without reading until the server has taken nothing for a second: its queue of
+        # answers, its socket buffers and ours are full.
+        pushed = fill(sock, lines, 64 * MIB, idle=1.0)
+        sock.shutdown(socket.SHUT_WR)
+        # Slowly, so that what the server still owes at EOF waits in its own queue.
+        got, closed = read_paced(sock, HALF_CLOSE_READ_RATE)
+    whole, tail = divmod(pushed, size)
+    expect = b"".join(tag(port) + line(index) for index in range(whole))
+    # The last line sent is usually cut short: what its answer must be is M7's business.
+    rest = got[len(expect):]
+    tail_ok = rest in (b"", tag(port) + line(whole)[:tail] + b"\n") if tail else rest == b""
+    first = next((i for i, (a, b) in enumerate(zip(got, expect, strict=False)) if a != b), None)
+    assert (got.startswith(expect), tail_ok, closed) == (True, True, True), failure(
+        "M14 half-close with answers owed: every answer, then EOF",
+        f"{whole} lines of {size} bytes (and a {tail}-byte tail) with a 4 KiB receive window, not "
+        "reading until the server stopped taking bytes for 1 s, then SHUT_WR, then reading at 16 MiB/s",
+        f"{len(expect)} bytes of answers (then the tail's), then EOF",
+        f"{len(got)} bytes (first difference at {first}), closed={closed}")
+
+
+SESSION_NUMBERS = itertools.count()
+
+
+def line_session(server):
+    """A session (clients.Sessions) of 8-line round trips on one of the server's ports, in turn."""
+
+    def message(number: int) -> bytes:
+        return b"".join(b"round %d line %d %s\n" % (number, line, b"l" * 1000) for line in range(8))
+
+    index = next(SESSION_NUMBERS) % len(server.ports)
+
+    def answer(sock: socket.socket, data: bytes) -> bytes:
+        return answers(server.ports[index], data.split(b"\n")[:-1])
+
+    def same(got: bytes, expect: bytes) -> bool:
+        # Which port the tag names is M4's clause; here only that every line comes back tagged.
+        return ANY_TAG.sub(b"P ", got) == ANY_TAG.sub(b"P ", expect)
+
+    return byte_session(server, message, answer, index, same)
+
+
+@pytest.mark.process("stops and continues the server's process")
+def test_M15_stop_and_continue(server):
+    """A server stopped (SIGSTOP) for 2 seconds under load, then continued (SIGCONT), loses no line and
+    drops no connection, on any port: every client's answers resume where they were, and clients
+    that connected during the stop are answered."""
+    check_stop_and_continue(
+        server, lambda: line_session(server),
+        "M15 stopped and continued: no line lost, no connection dropped", "8-line")
+
+
+@pytest.mark.proc
+def test_M16_abrupt_peers_at_volume(fresh_server):
+    """1,000 clients that reset mid-answer disturb no other client on any port, the server closes every
+    one of their sockets (its open-file count comes back), and its log stays bounded."""
+    server = fresh_server(ports=3)
+    lines = b"".join(b"abrupt line %d %s\n" % (number, b"a" * 1000) for number in range(64))
+
+    def start_answer(sock: socket.socket) -> int:
+        sock.sendall(lines)
+        return 0
+
+    check_abrupt_peers(server, lambda: line_session(server), start_answer,
+                       "M16 1,000 clients resetting mid-answer: others unharmed, sockets closed, log bounded",
+                       "64 lines of 1 KiB")
+
+
+# -- edge bytes at the line limit (issue 16, item 8) -----------------------------------------------
+
+def test_M9_crlf_split_at_the_limit(server):
+    """A line of exactly 64 KiB whose CR and LF arrive in different reads is served like any other: the
+    CR waiting for its LF does not make the line too long."""
+    port = server.ports[0]
+    line = bytes(random.Random(90).choice(b"ijklmnop") for _ in range(MAX_LINE))
+    expect = answers(port, [line, b"next"])
+    with server.connect(0) as sock:
+        sock.sendall(line + b"\r")
+        time.sleep(0.3)  # slow on purpose: the LF comes in a later segment, after the CR was read
+        got, _ = pump(sock, [b"\nnext\n"], expect=len(expect))
+    assert got == expect, failure("M9 a 64 KiB line with its CR and LF in different reads is served",
+                                  "64 KiB line + b'\\r', 0.3 s later b'\\nnext\\n'", f"{len(expect)} bytes",
+                                  f"{len(got)} bytes: {got[:20]!r}...{got[-30:]!r}")
+
+
+def test_M8_tail_ending_in_cr_past_the_limit(server):
+    """An unterminated tail of exactly 64 KiB plus a CR, at EOF, is a line of 64 KiB + 1 (its CR comes
+    before no LF): ERROR line too long, then close. One CR short of that, it is answered, CR kept."""
+    port = server.ports[0]
+    error = tag(port) + b"ERROR line too long\n"
+    for tail, expect in ((b"c" * MAX_LINE + b"\r", error),
+                         (b"c" * (MAX_LINE - 1) + b"\r", tag(port) + b"c" * (MAX_LINE - 1) + b"\r\n")):
+        got, closed = talk(server, 0, [tail], expect, shut_wr=True)
+        assert (got, closed) == (expect, True), failure(
+            "M8 a tail of 64 KiB + CR at EOF is too long; 64 KiB - 1 + CR is answered with its CR",
+            f"{len(tail) - 1} bytes + b'\\r', then SHUT_WR", (expect[-30:], "closed"),
+            (got[-30:], f"{len(got)} bytes", "closed" if closed else "open"))

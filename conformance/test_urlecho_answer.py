@@ -1,11 +1,14 @@
 """Clauses U1-U7 of SPEC.md (URL echo: the answer, connections, bodies, 100-continue), from outside."""
 
 import json
+import threading
+import time
 
 import pytest
 
-from conformance.harness import failure
-from conformance.http_client import (
+from netrosetta_conformance.clients import MIB, connect_small_window, read_paced
+from netrosetta_conformance.harness import IO_TIMEOUT, failure
+from netrosetta_conformance.http_client import (
     TEXT_PLAIN,
     Client,
     NoResponse,
@@ -245,6 +248,39 @@ def test_U5_pipelining(server):
                 f"after {got[:-1]}: {response.summary()}")
         extra = client.idle(0.3)
     assert not extra, failure(requirement, raw, f"exactly {len(batch)} answers", f"then also {extra!r}")
+
+
+def test_U5_pipelined_slow_reader(server):
+    """Pipelined requests whose answers far outgrow the socket buffers, read late and slowly by a client
+    with a small receive window: all answered, in order, each exactly once."""
+    requirement = "U5 pipelined requests, answers read late and slowly: all answered in order"
+    targets = [f"/slow-reader/{number}/" + "r" * 4000 for number in range(200)]
+    raw = b"".join(request("GET", target, headers=[("Connection", "close")] if number == 199 else [])
+                   for number, target in enumerate(targets))
+    sock = connect_small_window(server)
+    # Sent by a thread: the server stops reading while its answers wait, and so would our send.
+    sender = threading.Thread(target=sock.sendall, args=(raw,), daemon=True)
+    with sock:
+        sender.start()
+        time.sleep(0.5)  # late on purpose: the answers pile up before the first read
+        data, closed = read_paced(sock, 2 * MIB)
+        sender.join(IO_TIMEOUT)
+    client = Client(sock)
+    client.buffer, client.received, client.eof = data, data, True
+    sent = f"200 pipelined GETs of 4 KB targets ({len(raw)} bytes), read after 0.5 s at 2 MiB/s"
+    got = []
+    for target in targets:
+        try:
+            response = client.response(timeout=1)
+        except NoResponse as error:
+            raise AssertionError(failure(requirement, sent, f"{len(targets)} answers in order, then close",
+                                         f"{len(got)} answers, then {error}")) from None
+        got.append(response.body)
+        assert (response.status, response.body) == (200, target.encode()), failure(
+            requirement, sent, f"answer {len(got)}: 200 {target[:30]}...", response.summary())
+    assert closed and not client.buffer, failure(requirement, sent + ", the last with Connection: close",
+                                                 "EOF after the last answer",
+                                                 f"closed={closed}, then {client.buffer[:100]!r}")
 
 
 def test_U6_1_content_length_body(server):

@@ -5,6 +5,9 @@ generous margin on top, because the machine is shared; they never sleep to synch
 slow on purpose, the way a slowloris client is.
 """
 
+import contextlib
+import itertools
+import re
 import resource
 import select
 import socket
@@ -14,9 +17,19 @@ import time
 
 import pytest
 
-from conformance.clients import MIB, Stream, check_leaves_nothing_behind, fill
-from conformance.harness import failure, recv_exactly
-from conformance.http_client import (
+from netrosetta_conformance.clients import (
+    MANY,
+    MANY_QUICK,
+    MIB,
+    Stream,
+    check_abrupt_peers,
+    check_leaves_nothing_behind,
+    check_many_connections,
+    check_stop_and_continue,
+    fill,
+)
+from netrosetta_conformance.harness import failure, recv_exactly
+from netrosetta_conformance.http_client import (
     Client,
     NoResponse,
     answer_of,
@@ -324,6 +337,7 @@ def test_U19_2_malformed_flood(server):
             sock.close()
 
 
+@pytest.mark.proc
 def test_U19_3_no_memory_kept_per_connection(fresh_server):
     """Connections served one after another leave nothing behind: after 3,000 more connections (one
     request each, closed after its answer), RSS has grown by less than 8 MiB over its level after the
@@ -343,6 +357,7 @@ def test_U19_3_no_memory_kept_per_connection(fresh_server):
                                 "3,000 connections, one request each with Connection: close")
 
 
+@pytest.mark.proc
 def test_U19_4_pipelining_backpressure(fresh_server):
     """Backpressure: a client that pipelines 48 MiB of requests without reading the answers leaves the
     server's memory flat (RSS under 16 MiB above its level before), and every answer comes back, in
@@ -384,3 +399,85 @@ def test_U19_4_pipelining_backpressure(fresh_server):
     assert len(data) == expected * answer_size and wrong is None, failure(
         requirement, f"{expected} pipelined GET {target[:12]}... then reading", f"{expected} answers of "
         f"{answer_size} bytes, each 200 with the target", got)
+
+
+SESSION_NAMES = itertools.count()
+
+
+@contextlib.contextmanager
+def keep_alive_session(server):
+    """A session (clients.Sessions) of GETs on one kept-alive connection, each answer checked."""
+    name = next(SESSION_NAMES)
+    with Client.connect(server) as client:
+
+        def round_trip(number: int) -> str | None:
+            target = f"/session/{name}/{number}"
+            client.send(request("GET", target))
+            try:
+                response = client.response()
+            except NoResponse as error:
+                return f"GET {target}: {error}"
+            if (response.status, response.body) != (200, target.encode()):
+                return f"GET {target}: {response.summary()}"
+            client.sent = b""  # a long session would keep every request it sent
+            return None
+
+        yield round_trip
+
+
+@pytest.mark.process("stops and continues the server's process")
+def test_U19_5_stop_and_continue(server):
+    """A server stopped (SIGSTOP) for 2 seconds under keep-alive load, then continued (SIGCONT), loses
+    no request and drops no connection: every request is answered, in order, on its own connection,
+    and clients that connected during the stop are served."""
+    check_stop_and_continue(server, lambda: keep_alive_session(server),
+                            "U19.5 stopped and continued: no request lost, no connection dropped",
+                            "keep-alive GET")
+
+
+@pytest.mark.proc
+def test_U19_6_abrupt_peers_at_volume(fresh_server):
+    """1,000 clients that reset mid-answer disturb no other client, the server closes every one of
+    their sockets (its open-file count comes back), and its log stays bounded."""
+    server = fresh_server()
+    target = "/abrupt/" + "a" * 4000
+    # Twice: the second answer is still on its way when the client resets.
+    raw = request("GET", target) * 2
+
+    def start_answer(sock: socket.socket) -> int:
+        sock.sendall(raw)
+        return 2
+
+    check_abrupt_peers(server, lambda: keep_alive_session(server), start_answer,
+                       "U19.6 1,000 clients resetting mid-answer: others unharmed, sockets closed, log "
+                       "bounded", "2 pipelined GETs of a 4 KB target")
+
+
+def test_U19_7_ten_thousand_keep_alive_connections(server, variant, request):
+    """10,000 concurrent keep-alive connections are all served by an implementation's default variant:
+    each gets its answer, and a second request on each, all of them held open at once, is served
+    too (2,000 in `make test`)."""
+    if "--loop" in variant.extra or variant.proxy:
+        pytest.skip(f"n/a: the clause is for each implementation's default variant, not {variant.id}")
+    count = MANY if request.config.getoption("full") else MANY_QUICK
+
+    def target(index: int, round_: int) -> bytes:
+        return b"/many/%d/%d" % (index, round_)
+
+    def message(index: int, round_: int) -> bytes:
+        return b"GET %s HTTP/1.1\r\nHost: suite\r\n\r\n" % target(index, round_)
+
+    def answered(index: int, round_: int, got: bytes) -> bool | None:
+        # Status and body only: the strict parse of every answer is the business of U1 to U5.
+        head, found, body = got.partition(b"\r\n\r\n")
+        if not found:
+            return None
+        length = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head)
+        if length is None or not head.startswith(b"HTTP/1.1 200 "):
+            return False
+        if len(body) < int(length.group(1)):
+            return None
+        return body == target(index, round_)
+
+    check_many_connections(server, count, message, answered,
+                           f"U19.7 {count:,} concurrent keep-alive connections all served", "a GET on each")

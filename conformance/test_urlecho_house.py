@@ -7,8 +7,8 @@ and only show what an outside server (``--server-cmd``) does: conftest.py marks 
 
 import pytest
 
-from conformance.harness import failure
-from conformance.http_client import Client, NoResponse, expect_error, expect_served, request
+from netrosetta_conformance.harness import failure
+from netrosetta_conformance.http_client import Client, NoResponse, expect_error, expect_served, request
 
 pytestmark = [pytest.mark.behaviour("urlecho"), pytest.mark.house_rule]
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from conformance.harness import failure
-from conformance.http_client import (
+from netrosetta_conformance.harness import failure
+from netrosetta_conformance.http_client import (
     Client,
     NoResponse,
     answer_of,
@@ -440,3 +440,30 @@ def test_U16_2_chunked_body_too_large(server):
     expect_served(server, request("POST", "/fits", headers=[("Transfer-Encoding", "chunked")],
                                   body=fits * 2 + b"0\r\n\r\n"), "/fits",
                   "U16.2 a chunked body of exactly --max-body (1000) is served")
+
+
+# -- edge shapes of the limits above (issue 16, item 8) ------------------------------------------
+
+@pytest.mark.server_args(*PATIENT)
+def test_U14_2_many_tiny_fields(server):
+    """The header-section limit reached in another shape: thousands of tiny fields rather than a few big
+    ones get 431, then close, at once."""
+    tiny = [(f"t{i}", "v") for i in range(3000)]  # about 26 KiB in 3,000 lines of 6 to 9 bytes
+    expect_error(server, request("GET", "/", headers=tiny), 431,
+                 "U14.2 3,000 tiny header fields (about 26 KiB) over 16 KiB: 431, then close")
+
+
+def test_U16_1_number_far_past_limit(server):
+    """A Content-Length far past --max-body, past any machine integer too, gets 413 at once, then close."""
+    for digits in ("99999999999999999999", "9" * 40, "1" + "0" * 100):
+        expect_error(server, request("POST", "/big", headers=[("Content-Length", digits)]), 413,
+                     f"U16.1 Content-Length of {len(digits)} digits: 413 at once, then close")
+
+
+@pytest.mark.server_args(*SMALL_BODY)
+def test_U15_6_chunk_size_far_past_limit(server):
+    """A chunk size far past --max-body, past any machine integer too, gets 400 or 413, then close."""
+    for size in (b"FFFFFFFFFFFFFFFFFFFF", b"1" + b"0" * 40):
+        expect_error(server, request("POST", "/grow", headers=[("Transfer-Encoding", "chunked")],
+                                     body=size + b"\r\nccc"), (400, 413),
+                     f"U15.6 a chunk size of {len(size)} hex digits: 400 or 413, then close")

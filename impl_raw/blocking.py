@@ -18,12 +18,15 @@ netrosetta/registry.py; the launcher refuses the others (one line on stderr, exi
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import socketserver
 import sys
 import threading
+import time
 
+from impl_raw.loop import ACCEPT_PAUSE
 from netrosetta.launch import Config, Stop, UsageError, cannot_listen, ready, stop_on_signals
 from netrosetta.registry import BACKLOG
 
@@ -43,14 +46,36 @@ class BlockingServer(socketserver.TCPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.out_since: float | None = None  # when accept() last ran out of descriptors
         super().__init__(address, handler_class)
 
     def get_request(self) -> tuple[socket.socket, object]:
-        sock, address = super().get_request()
+        try:
+            sock, address = super().get_request()
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE):
+                self.out_of_files()
+            raise  # serve_forever skips this round, and selects on the listener again
+        if self.out_since is not None:
+            log.warning("accepting clients again after %.1fs out of file descriptors",
+                        time.monotonic() - self.out_since)
+            self.out_since = None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.connections_lock:
             self.connections.add(sock)
         return sock, address
+
+    def out_of_files(self) -> None:
+        """No descriptor for a new client: log once per episode, and wait before trying again.
+
+        The listener stays readable while clients queue, so serve_forever would retry at once,
+        spinning a core; this thread has nothing else to do, so it sleeps (SPEC L12).
+        """
+        if self.out_since is None:
+            self.out_since = time.monotonic()
+            log.warning("out of file descriptors: new clients wait in the listen queue "
+                        "(retrying every %.1fs)", ACCEPT_PAUSE)
+        time.sleep(ACCEPT_PAUSE)
 
     def shutdown_request(self, request: socket.socket) -> None:
         with self.connections_lock:

@@ -318,8 +318,12 @@ def listen(
         listener.close()
         raise
     listener.setblocking(False)
+    # When the process ran out of descriptors (None: it has not): one log line per episode, not per
+    # retry, and one when accepting works again (SPEC L12).
+    out_since: float | None = None
 
     def on_acceptable() -> None:
+        nonlocal out_since
         # Accept everything queued: one wake-up per client would cost a select round each.
         while True:
             try:
@@ -328,13 +332,20 @@ def listen(
                 return
             except OSError as error:
                 if error.errno in (errno.EMFILE, errno.ENFILE):
-                    log.warning("out of file descriptors; pausing accept for %.1fs", ACCEPT_PAUSE)
+                    if out_since is None:
+                        out_since = time.monotonic()
+                        log.warning("out of file descriptors: new clients wait in the listen queue "
+                                    "(retrying every %.1fs)", ACCEPT_PAUSE)
                     loop.remove_reader(listener)
                     loop.call_later(ACCEPT_PAUSE, lambda: loop.add_reader(listener, on_acceptable))
                     return
                 if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR):
                     continue  # the client gave up while queued; take the next one
                 raise
+            if out_since is not None:
+                log.warning("accepting clients again after %.1fs out of file descriptors",
+                            time.monotonic() - out_since)
+                out_since = None
             if not loop.can_watch(client):
                 log.warning(
                     "refusing a client: fd %d is beyond select()'s FD_SETSIZE (%d); "

@@ -9,7 +9,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
 
-from impl_tornado import IMPLEMENTATION, run_loop
+from impl_tornado import IMPLEMENTATION, PausingAccept, run_loop
 from netrosetta.launch import Config, run
 from netrosetta.registry import BACKLOG
 
@@ -21,11 +21,29 @@ READ_SIZE = 64 * 1024
 FAIR_SHARE = 16
 
 
-class EchoServer(TCPServer):
+class EchoStream(IOStream):
+    """An IOStream that tells only a reader of the client's EOF (SPEC E3, E10).
+
+    IOStream watches an idle socket to notice a close, and closes itself at EOF at once (Tornado
+    has no half-close): bytes read just before the EOF, which the coroutine has yet to write back,
+    would then be lost. Here the EOF waits for the next read, which comes only once every write
+    before it is done.
+    """
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        count = super().read_from_fd(buf)
+        if count == 0 and not self.reading():
+            return None  # as if nothing had arrived: the next read finds the EOF
+        return count
+
+
+class EchoServer(PausingAccept, TCPServer):
     """Every client gets a coroutine: whatever it sends is written back."""
 
     async def handle_stream(self, stream: IOStream, address: tuple) -> None:
         """Read what has arrived, write it back, and wait for the write before reading again."""
+        # The stream TCPServer made has done no I/O yet: serve the socket on an EchoStream.
+        stream = EchoStream(stream.socket, max_buffer_size=self.max_buffer_size)
         ready_in_a_row = 0
         try:
             while True:
@@ -39,7 +57,7 @@ class EchoServer(TCPServer):
                 # TCP's window pushes back. IOStream keeps the output buffer and partial sends.
                 await stream.write(data)
         except StreamClosedError:
-            # Half-close: IOStream reports the client's EOF as a closed stream. Every write was
+            # Half-close: the read after the client's EOF finds the stream closed. Every write was
             # awaited, so nothing is owed any more; a reset client ends up here too.
             pass
 

@@ -37,6 +37,7 @@ from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import Application, OutputTransform
 
+from impl_tornado import PausingAccept
 from netrosetta.launch import Config
 from netrosetta.registry import LINGER_TIMEOUT
 from netrosetta.rules import EndOfMessage, Error, Request, RequestParser, error_response
@@ -318,7 +319,7 @@ class ConnectionClose(OutputTransform):
         return status_code, headers, chunk
 
 
-class GuardedServer(HTTPServer):
+class GuardedServer(PausingAccept, HTTPServer):
     """Tornado's HTTPServer, serving every connection on a GuardedStream."""
 
     def initialize(self, request_callback: Application, config: Config, **options: object) -> None:

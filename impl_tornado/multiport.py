@@ -2,15 +2,17 @@
 
 import asyncio
 import contextlib
+import errno
 import socket
 import sys
+from collections.abc import Awaitable
 
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
 
-from impl_tornado import IMPLEMENTATION, run_loop
+from impl_tornado import IMPLEMENTATION, OUT_OF_FILES, PausingAccept, run_loop
 from netrosetta.launch import Config, run
 from netrosetta.registry import BACKLOG
 
@@ -22,16 +24,29 @@ TOO_LONG = b"ERROR line too long"
 FAIR_SHARE = 16
 
 
-class TaggedLineServer(TCPServer):
+class TaggedLineServer(PausingAccept, TCPServer):
     """Every client gets a coroutine: each line it sends comes back prefixed with the port that
     accepted it."""
 
-    async def handle_stream(self, stream: IOStream, address: tuple) -> None:
-        """Answer line after line; the last answer (a tail, or a refusal) may come after EOF."""
-        tag = b"%d " % stream.socket.getsockname()[1]
+    def handle_stream(self, stream: IOStream, address: tuple) -> Awaitable[None] | None:
+        """Take the connection's second descriptor at once, then answer its lines in a coroutine."""
         # IOStream closes its socket as soon as it reads EOF or refuses a line (Tornado has no
         # half-close), before we could answer. A second descriptor keeps the connection open.
-        last_word = IOStream(stream.socket.dup())
+        try:
+            last_word = IOStream(stream.socket.dup())
+        except OSError as error:
+            if error.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # Out of descriptors (SPEC L12): without its second one this client cannot be served.
+            # Taken here, before the accept handler returns, so it knows this client was refused.
+            OUT_OF_FILES.refused()
+            stream.close()
+            return None
+        return self.answer_lines(stream, last_word)
+
+    async def answer_lines(self, stream: IOStream, last_word: IOStream) -> None:
+        """Answer line after line; the last answer (a tail, or a refusal) may come after EOF."""
+        tag = b"%d " % stream.socket.getsockname()[1]
         last = None
         ready_in_a_row = 0
         try:

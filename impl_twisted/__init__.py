@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.internet.error import CannotListenError
-from twisted.logger import STDLibLogObserver, globalLogBeginner
+from twisted.logger import FilteringLogObserver, PredicateResult, STDLibLogObserver, globalLogBeginner
 from twisted.python.failure import Failure
 
 from netrosetta.launch import Config, cannot_listen, ready
@@ -28,10 +29,36 @@ def install_reactor(config: Config) -> None:
         installers[config.loop]()
 
 
+# Out-of-descriptor events further apart than this begin a new episode, with a log line of its own.
+EMFILE_EPISODE_GAP = 10.0
+
+
+class OneLinePerEmfileEpisode:
+    """A log predicate: of Twisted's EMFILE events, keep the first of each episode (SPEC L12).
+
+    Out of descriptors, a listening Port frees a reserved descriptor, accepts every queued client
+    and closes it at once (its EMFILE recovery), logging a line per client and two more per round:
+    a flood of clients would be a flood of lines. The first line says what happens; the rest go.
+    """
+
+    def __init__(self) -> None:
+        self.last = -EMFILE_EPISODE_GAP
+
+    def __call__(self, event: dict) -> PredicateResult:
+        text = event.get("log_format") or ""
+        if "EMFILE" not in text and not text.startswith("Could not accept new connection"):
+            return PredicateResult.maybe
+        now = time.monotonic()
+        first = now - self.last >= EMFILE_EPISODE_GAP
+        self.last = now
+        return PredicateResult.maybe if first else PredicateResult.no
+
+
 def start_logging(config: Config) -> None:
     """Send Twisted's log events to the stdlib logging that launch.py set up (stderr, or none)."""
     # redirectStandardIO=False: stdout carries the READY line and nothing else.
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+    observer = FilteringLogObserver(STDLibLogObserver(), [OneLinePerEmfileEpisode()])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
 def prepare(config: Config) -> None:

@@ -16,11 +16,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Behaviour:
-    """One program every implementation writes: its name, default ports and one-line summary."""
+    """One program every implementation writes: its name, default ports and one-line summary.
+
+    ``kind`` is "server" (it listens, prints READY and serves until a signal: SPEC.md, section L)
+    or "client" (it takes URLs, prints one result line each and exits by itself: SPEC.md, "Launching
+    a client"); a client has no default ports.
+    """
 
     name: str
     default_ports: tuple[int, ...]
     summary: str
+    kind: str = "server"
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == "client"
 
 
 BEHAVIOURS: dict[str, Behaviour] = {
@@ -30,6 +40,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
         Behaviour("multiport", (8001, 8002), "one thread, several ports; each line comes back tagged "
                                               "with its port"),
         Behaviour("urlecho", (8008,), "an HTTP/1.1 server that answers with the URL it was asked for"),
+        Behaviour("fetch", (), "an HTTP/1.1 client: GET many URLs at once, one result line each, in "
+                               "input order", kind="client"),
     )
 }
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.clients import wait_until
-from conformance.harness import VARIANTS, Variant, launch, recv_exactly
+from netrosetta_conformance.clients import wait_until
+from netrosetta_conformance.harness import VARIANTS, Variant, launch, recv_exactly
 
 PROBE = "/access-log-probe?n=1"
 # Every implementation and model that serves the URL echo (other loops log alike).

@@ -121,6 +121,7 @@ def test_bench_every_implementation_has_clean_figures(tiny_bench: tuple) -> None
     assert measured >= 4, f"only {measured} results measured\n{done.stdout[-3000:]}"
     assert "requests_per_s" not in done.stdout  # the table shows labels, not JSON keys
     assert "req/s" in done.stdout
+    assert "tiny mode: " in done.stdout and "are rough" in done.stdout  # said in the terminal too
 
 
 def test_calibration_loop_is_fixed() -> None:

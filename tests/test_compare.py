@@ -23,7 +23,7 @@ from netrosetta.compare.results import load_bench, load_matrix
 from netrosetta.compare.sections import SECTIONS, ConventionError, find_sections
 
 REPO = Path(__file__).resolve().parent.parent
-BEHAVIOURS = ("echo", "multiport", "urlecho")
+BEHAVIOURS = ("echo", "multiport", "urlecho", "fetch")
 
 GOOD = '''\
 """A behaviour file that follows the skeleton."""
@@ -117,7 +117,7 @@ BROKEN = [
     (lambda s: s.replace("\n\ndef serve(", "\n\nimport os\n\n\ndef serve(", 1),
      "line 27: an import (Imports) comes after Connection / request handling"),
     (lambda s: s.replace("\n\ndef main(", "\n\nclass Late:\n    pass\n\n\ndef main(", 1),
-     "class Late (Connection / request handling) comes after Server set-up"),
+     "class Late (Connection / request handling) comes after Set-up"),
     (lambda s: s.replace("LIMIT = 10", "print('hello')", 1),
      "line 8: a top-level Expr statement has no place"),
     (lambda s: s.replace("def helper() -> None:", "def helper( -> None:", 1), "not valid Python"),
@@ -214,7 +214,11 @@ def test_compare_page_with_a_broken_and_a_missing_file(fake_repo, tmp_path, caps
     captured = capsys.readouterr()
     assert status == 1
     assert captured.out.strip() == str(out / "echo.html")
-    assert captured.err == "netrosetta compare: impl_twisted/echo.py: no top-level serve() function\n"
+    # Files named on the command line but not there are warned of; the broken one is the problem.
+    lines = captured.err.splitlines()
+    assert lines[0].startswith(f"netrosetta compare: warning: --matrix {tmp_path / 'none.json'}: no such")
+    assert lines[1].startswith(f"netrosetta compare: warning: --bench {tmp_path / 'nobench'}: no such")
+    assert lines[2:] == ["netrosetta compare: impl_twisted/echo.py: no top-level serve() function"]
     page = (out / "echo.html").read_text()
     assert "impl_twisted/echo.py: no top-level serve() function" in page
     assert "impl_tornado/echo.py is not written yet" in page
@@ -459,6 +463,7 @@ def pages(tmp_path_factory) -> Path:
          "message": "requirement / sent / got"},
         {"clause": "M1", "variant": "raw", "status": "pass", "test": "test_multiport.py::test_M1_x[raw]"},
         {"clause": "U1", "variant": "raw", "status": "pass", "test": "test_urlecho.py::test_U1_x[raw]"},
+        {"clause": "F1", "variant": "raw", "status": "pass", "test": "test_fetch.py::test_F1_x[raw]"},
     ]
     matrix.write_text(json.dumps({
         "variants": [{"id": impl, "impl": impl} for impl in IMPLEMENTATIONS],

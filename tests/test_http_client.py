@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from conformance.http_client import Client, NoResponse, check_date, check_length
+from netrosetta_conformance.http_client import Client, NoResponse, check_date, check_length
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n/a"
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from netrosetta import matrix
+from netrosetta import matrix, version
+from netrosetta_conformance.clients import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 # A real run of a few clauses: seconds on a quiet machine; bounded, generously, for a loaded one.
@@ -46,8 +49,8 @@ def test_help_is_status_0(capsys):
 def test_arguments_after_double_dash_go_to_pytest(tmp_path):
     args, extra = matrix.parse_args(["--impl", "raw", "--", "-k", "E3", "--impl", "x"])
     assert args.impl == "raw" and extra == ["-k", "E3", "--impl", "x"]
-    command = matrix.pytest_command(args, extra, tmp_path / "cells.json")
-    assert command[:4] == [sys.executable, "-m", "pytest", "conformance"]
+    command = matrix.pytest_command(args, extra, tmp_path / "cells.json", tmp_path)
+    assert command[:4] == [sys.executable, "-m", "pytest", str(matrix.SUITE)]
     assert command[-4:] == ["-k", "E3", "--impl", "x"]
     assert ["--matrix-json", str(tmp_path / "cells.json")] == command[command.index("--matrix-json"):][:2]
 
@@ -131,7 +134,9 @@ def test_markdown_has_the_table_the_divergences_and_the_failure_messages():
 def conformance(tmp_path: Path, *argv: str) -> tuple[subprocess.CompletedProcess, dict, str]:
     """Run ``netrosetta conformance ARGV --out tmp_path``; return the run, matrix.json, matrix.md."""
     command = [sys.executable, "-m", "netrosetta.cli", "conformance", "--out", str(tmp_path), *argv]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    # Wide enough that pytest's one-line summaries are not cut.
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                         env=dict(os.environ, COLUMNS="250"))
     data = json.loads((tmp_path / "matrix.json").read_text()) if (tmp_path / "matrix.json").exists() else {}
     text = (tmp_path / "matrix.md").read_text() if (tmp_path / "matrix.md").exists() else ""
     return run, data, text
@@ -141,6 +146,7 @@ def test_a_passing_run_writes_json_and_markdown_and_exits_0(tmp_path):
     run, data, text = conformance(tmp_path, "--impl", "raw", "--", "-k", "test_E1_", "-n", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert data["schema"] == matrix.SCHEMA and data["status"] == 0 and data["pytest_status"] == 0
+    assert data["spec_version"] == version.spec_version() and f"SPEC.md {data['spec_version']}" in text
     assert data["clauses"] == [{"id": "E1", "title": matrix.clause_titles(matrix.SPEC.read_text())["E1"]}]
     assert [v["id"] for v in data["variants"]][:3] == ["raw", "raw-threaded", "raw-iterative"]
     assert {(c["clause"], c["status"]) for c in data["cells"]} == {("E1", "pass")}
@@ -161,7 +167,46 @@ def test_a_failing_clause_exits_non_zero_with_its_message(tmp_path):
     assert "requirement" in failed["message"]
     assert "| E3 | When the client shuts down" in text and "**FAIL**" in text
     assert "### E3 × custom" in text and "requirement" in text.split("## Failures", 1)[1]
-    assert "FAIL E3 × custom" in run.stdout
+    # One line each, ending with the requirement and what was got: pytest's summary and ours.
+    summary = ("E3 half-close: send back everything owed, then close — got: '0 bytes (equal=False), "
+               "closed=True'")
+    assert failed["summary"] == summary
+    assert f"FAIL E3 × custom: {summary}" in run.stdout
+    assert f"test_echo.py::test_E3_half_close[custom] - {summary}" in run.stdout, run.stdout[-3000:]
+    assert "The matrix counts 2 cells (clause × variant), pytest 2 tests" in run.stdout
+    # Short tracebacks: the failing line of the test, not the suite's plumbing around it.
+    assert "def test_E3_half_close" not in run.stdout
+
+    # --lf: the cache sits with the matrix, so the next run reruns just the failure.
+    run, data, _ = conformance(tmp_path, "--server-cmd", shlex.join([sys.executable, str(script)]),
+                               "--", "-k", "test_E1_ or test_E3_", "-n", "0", "--lf")
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    assert {c["clause"]: c["status"] for c in data["cells"]} == {"E3": "fail"}
+
+
+def test_an_interrupted_run_keeps_the_previous_matrix(tmp_path):
+    previous = {name: f"the previous {name}\n" for name in ("matrix.json", "matrix.md")}
+    for name, text in previous.items():
+        (tmp_path / name).write_text(text)
+    started = tmp_path / "started"
+    # The server notes that the run has begun, then serves: Ctrl-C then lands mid-run.
+    script = f'touch {shlex.quote(str(started))}; exec "$0" -m impl_raw "$@"'
+    command = [sys.executable, "-m", "netrosetta.cli", "conformance", "--out", str(tmp_path),
+               "--server-cmd", shlex.join(["sh", "-c", script, sys.executable]), "--", "-n", "2"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        assert wait_until(started.exists, timeout=60), "the run never started a server"
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert f"netrosetta conformance: interrupted; kept the previous {tmp_path / 'matrix.md'}" in err
+    assert {name: (tmp_path / name).read_text() for name in previous} == previous
+    assert not list(tmp_path.glob(".*.partial"))
 
 
 def test_pytest_failing_without_results_exits_non_zero(tmp_path):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import socket
 
-from conformance.clients import pump, raise_own_fd_limit, wait_until
-from conformance.harness import VARIANTS, failure, launch
+from netrosetta_conformance.clients import pump, raise_own_fd_limit, wait_until
+from netrosetta_conformance.harness import VARIANTS, failure, launch
 
 CROWD = 1100  # more than FD_SETSIZE (1,024) descriptors on the server side
 

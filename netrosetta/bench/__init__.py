@@ -109,9 +109,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import NoReturn
 
-from conformance.harness import ServerError
 from netrosetta.bench import clients, servers
 from netrosetta.bench.servers import Target
+from netrosetta_conformance.harness import ServerError
 
 SCHEMA = "netrosetta-bench/1"
 MIB = 1024 * 1024
@@ -571,6 +571,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "bench.json").write_text(json.dumps(document, indent=1, default=_json_default) + "\n")
     (out / "bench.md").write_text(report.markdown(document))
     report.print_tables(document)
+    if mode != "full":
+        print(f"{mode} mode: {settings.runs} short round(s) per scenario, so the ratios and verdicts above "
+              f"are rough; a full run (netrosetta bench) decides")
     if not args.no_charts:
         charts = report.charts(document, out)
         print(f"wrote {out / 'bench.json'}, {out / 'bench.md'} and {len(charts)} charts in {out}/")

@@ -20,7 +20,9 @@ from netrosetta.bench.servers import REPO, ensure_program
 HERE = Path(__file__).resolve().parent
 LOADGEN_SOURCE = HERE / "loadgen.c"
 WRK_SCRIPT = HERE / "report.lua"
-BUILD = REPO / "build"
+# The load generator is built into the checkout's build/, or, installed, into the user's cache.
+BUILD = REPO / "build" if (REPO / "pyproject.toml").exists() else \
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netrosetta"
 URL_PATH = "/bench/echo?n=1"
 
 
@@ -40,7 +42,7 @@ def build_loadgen() -> Path:
         compiler = shutil.which("gcc")
         if not compiler:
             raise ToolError(f"no C compiler to build the load generator: {reason}")
-    BUILD.mkdir(exist_ok=True)
+    BUILD.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=BUILD, prefix=".loadgen-", delete=False) as tmp:
         partial = Path(tmp.name)
     done = subprocess.run([compiler, "-O2", "-o", str(partial), str(LOADGEN_SOURCE)],

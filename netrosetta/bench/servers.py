@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.harness import ServerError, parse_ready, read_ready
 from netrosetta.registry import IMPLEMENTATIONS as REGISTRY
+from netrosetta_conformance.harness import ServerError, parse_ready, read_ready
 
 REPO = Path(__file__).resolve().parent.parent.parent
 REFERENCES = Path(__file__).resolve().parent / "references"

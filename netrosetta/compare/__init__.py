@@ -65,9 +65,8 @@ def _compare_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     parser.add_argument("--open", action="store_true", help="serve the page on 127.0.0.1 and print its URL")
     parser.add_argument("--port", type=_port, default=0, help="port for --open (default: any free port)")
-    parser.add_argument("--matrix", default=DEFAULT_MATRIX,
-                        help=f"conformance matrix (default {DEFAULT_MATRIX})")
-    parser.add_argument("--bench", default=DEFAULT_BENCH, help=f"benchmark results (default {DEFAULT_BENCH})")
+    parser.add_argument("--matrix", help=f"conformance matrix (default {DEFAULT_MATRIX})")
+    parser.add_argument("--bench", help=f"benchmark results (default {DEFAULT_BENCH})")
     parser.add_argument("--hardening-table", metavar="FILE",
                         help=f"the table `make hardening` records (default {DEFAULT_GIVES})")
     return parser
@@ -147,6 +146,12 @@ def main(argv: Sequence[str]) -> int:
         sys.stderr.write(f"netrosetta compare: error: {error}\n")
         return 2
     out = Path(args.out)
+    for option, value in (("--matrix", args.matrix), ("--bench", args.bench)):
+        if value is not None and not Path(value).exists():  # named, not the default: say so
+            sys.stderr.write(f"netrosetta compare: warning: {option} {value}: no such file or directory; "
+                             f"the pages show no results from it\n")
+    args.matrix = args.matrix or DEFAULT_MATRIX
+    args.bench = args.bench or DEFAULT_BENCH
     try:
         gives = Path(args.hardening_table) if args.hardening_table else None
         written, problems = build(behaviours, out, Path(args.matrix), Path(args.bench), args.all, gives)

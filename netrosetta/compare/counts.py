@@ -3,7 +3,8 @@
 A behaviour file leans on two kinds of module: modules of its own package (impl_raw/loop.py, the
 hand-written event loop, is part of what raw makes you write; the package's __init__ holds its
 launch settings) and the shared plumbing,
-netrosetta/launch.py and netrosetta/answer.py, which every implementation gets for free.
+netrosetta/launch.py, netrosetta/answer.py and netrosetta/fetching.py (what the fetch client
+prints), which every implementation gets for free.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The plumbing every implementation shares: not the lesson, counted apart.
-SHARED = ("netrosetta.launch", "netrosetta.answer")
+SHARED = ("netrosetta.launch", "netrosetta.answer", "netrosetta.fetching")
 # The package's ``python -m`` entry: the launcher's, not the behaviour's.
 GLUE = ("__main__",)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # A clause's letter names the behaviour it belongs to (conformance/SPEC.md's sections).
-CLAUSE_BEHAVIOUR = {"E": "echo", "M": "multiport", "U": "urlecho"}
+CLAUSE_BEHAVIOUR = {"E": "echo", "M": "multiport", "U": "urlecho", "F": "fetch"}
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Every behaviour file follows one skeleton, in this order: the module docstring; the imports; the
 constants (top-level assignments); the connection, protocol or handler classes (with any helper
-functions and assignments among them); the ``serve`` set-up function; ``main(config)``; the
+functions and assignments among them); the ``serve`` set-up function (for a client behaviour such
+as fetch: ``fetch``, which starts the work, as ``serve`` starts listening); ``main(config)``; the
 ``if __name__ == "__main__":`` guard. Only the top-level statements count, so ordinary edits inside
 a class or function never move a section. A helper function or assignment after the classes joins
 the section it follows; comments directly above a statement belong to it.
@@ -19,7 +20,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("imports", "Imports"),
     ("constants", "Constants"),
     ("handling", "Connection / request handling"),
-    ("setup", "Server set-up: serve()"),
+    ("setup", "Set-up: serve() or fetch()"),
     ("main", "Entry point: main(config)"),
     ("guard", "The __main__ guard"),
 )
@@ -29,11 +30,13 @@ TITLE = dict(SECTIONS)
 REQUIRED = ("docstring", "setup", "main", "guard")
 WHAT_IS_MISSING = {
     "docstring": "no module docstring (the first statement must be a string)",
-    "setup": "no top-level serve() function",
+    "setup": "no top-level serve() function",  # (a client's is fetch(): SETUP_NAMES)
     "main": "no top-level main() function",
     "guard": 'no `if __name__ == "__main__":` guard',
 }
-ORDER = "docstring, imports, constants, classes, serve(), main(), guard"
+ORDER = "docstring, imports, constants, classes, serve() or fetch(), main(), guard"
+# The set-up function's name: serve() for a server behaviour, fetch() for a client one.
+SETUP_NAMES = ("serve", "fetch")
 
 
 class ConventionError(Exception):
@@ -123,7 +126,7 @@ def _kind(node: ast.stmt, first: bool, current: str | None) -> str | None:
     if isinstance(node, ast.ClassDef):
         return "handling"
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        if node.name == "serve":
+        if node.name in SETUP_NAMES:
             return "setup"
         if node.name == "main":
             return "main"

@@ -17,6 +17,9 @@ import socket
 import sys
 from collections.abc import Callable
 
+# The listen queue: a burst of clients waits there rather than in SYN retries (asyncio's default
+# is 100).
+BACKLOG = 1024
 # A Protocol factory for one listening socket (it may look at the socket, e.g. for its port).
 Factory = Callable[[socket.socket], Callable[[], asyncio.Protocol]]
 
@@ -27,18 +30,35 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def parse_args(behaviour: str, add_options: Callable[[argparse.ArgumentParser], None] | None = None,
-               argv: list[str] | None = None) -> argparse.Namespace:
-    """The launch contract's command line; ``args.ports`` is always a list. Unknown options are ignored."""
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+def parse_args(behaviour: str | tuple[str, ...],
+               add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+               argv: list[str] | None = None, strict: bool = False) -> argparse.Namespace:
+    """The launch contract's command line; ``args.ports`` is always a list.
+
+    Unknown options are ignored, unless ``strict``: then every bad command line of L7 exits 2 with
+    one line, as a server checked against section L must.
+    """
     parser = _Parser(prog=sys.argv[0])
-    parser.add_argument("behaviour", choices=[behaviour])
+    parser.add_argument("behaviour", choices=[behaviour] if isinstance(behaviour, str) else behaviour)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--ports", type=lambda text: [int(part) for part in text.split(",")])
+    parser.add_argument("--port", type=_port)
+    parser.add_argument("--ports", type=lambda text: [_port(part) for part in text.split(",")])
     parser.add_argument("--quiet", action="store_true")
     if add_options is not None:
         add_options(parser)
-    args, _ = parser.parse_known_args(argv)
+    if strict:
+        args = parser.parse_args(argv)
+        if args.behaviour == "multiport" and args.port is not None:
+            parser.error("multiport takes --ports, not --port")
+    else:
+        args, _ = parser.parse_known_args(argv)
     args.ports = args.ports or [args.port or 0]
     return args
 
@@ -52,7 +72,7 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as error:
         sys.stderr.write(f"cannot listen on {host}:{port}: {error.strerror}\n")
         raise SystemExit(1) from None
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -65,17 +85,50 @@ def ready(socks: list[socket.socket]) -> None:
     sys.stdout.flush()
 
 
-def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
-    """Listen on every port, announce READY, serve from one thread until SIGINT or SIGTERM, exit 0."""
+def log(args: argparse.Namespace, line: str) -> None:
+    """One line on stderr, unless --quiet."""
+    if not args.quiet:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+async def start_serving(args: argparse.Namespace, socks: list[socket.socket],
+                        factory: Factory) -> list[asyncio.Server]:
+    """Serve every listening socket on the running loop, out-of-descriptor episodes logged once."""
+    loop = asyncio.get_running_loop()
+
+    def on_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        # Out of descriptors, asyncio stops accepting for a second and tries again, logging a
+        # traceback every time: one line per episode instead (SPEC L12); Tracked logs its end.
+        if context.get("message") == "socket.accept() out of system resource":
+            if not Tracked.out_of_files:
+                Tracked.out_of_files = True
+                log(args, "out of file descriptors: new clients wait in the listen queue")
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(on_error)
+    Tracked.args = args
+    # Passing our own sockets keeps asyncio from resolving names in a helper thread.
+    return [await loop.create_server(factory(sock), sock=sock, backlog=BACKLOG) for sock in socks]
+
+
+def serve_asyncio(args: argparse.Namespace, factory: Factory,
+                  on_start: Callable[[], None] | None = None) -> None:
+    """Listen on every port, announce READY, serve from one thread until SIGINT or SIGTERM, exit 0.
+
+    ``on_start`` runs on the loop before READY (a broken server may start something there).
+    """
     socks = [listen(args.host, port) for port in args.ports]
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        if on_start is not None:
+            on_start()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        # Passing our own sockets keeps asyncio from resolving names in a helper thread.
-        servers = [await loop.create_server(factory(sock), sock=sock) for sock in socks]
+        servers = await start_serving(args, socks, factory)
         ready(socks)
         await stop.wait()
         for server in servers:
@@ -87,14 +140,37 @@ def serve_asyncio(args: argparse.Namespace, factory: Factory) -> None:
     raise SystemExit(0)
 
 
+def correct_factory(args: argparse.Namespace) -> Factory:
+    """The correct protocol for ``args.behaviour``, for a server whose flaw lies outside it."""
+    if args.behaviour == "echo":
+        return lambda sock: EchoProtocol
+    if args.behaviour == "multiport":
+        return lambda sock: lambda: TaggedLineProtocol(sock.getsockname()[1])
+    from _urlecho import UrlEchoProtocol  # it builds on this module
+
+    return lambda sock: lambda: UrlEchoProtocol(args)
+
+
+def parse_any(argv: list[str] | None = None) -> argparse.Namespace:
+    """The strict command line of a server of every behaviour (for the launch clauses, section L)."""
+    from _urlecho import add_options
+
+    return parse_args(("echo", "multiport", "urlecho"), add_options, argv, strict=True)
+
+
 class Tracked(asyncio.Protocol):
     """Base protocol that remembers its transport, so shutdown can close every connection."""
 
     transports: set[asyncio.Transport] = set()
+    out_of_files = False  # since accept() last failed for want of a descriptor
+    args: argparse.Namespace | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         Tracked.transports.add(transport)
+        if Tracked.out_of_files:
+            Tracked.out_of_files = False
+            log(Tracked.args, "accepting clients again")
 
     def connection_lost(self, exc: Exception | None) -> None:
         Tracked.transports.discard(self.transport)

@@ -89,6 +89,13 @@ class UrlEchoProtocol(Tracked):
                 raise TypeError(event)
         self.rearm()
 
+    def pause_writing(self) -> None:
+        """Answers pile up unread: read no more requests until they drain (U19.4)."""
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
+
     def eof_received(self) -> bool:
         return False  # everything owed is already queued; asyncio closes once it is sent
 

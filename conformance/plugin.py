@@ -1,9 +1,16 @@
-"""Pytest wiring for the conformance suite: which servers to run, and the fixtures that launch them.
+"""The conformance suite's pytest plugin: which servers to run, and the fixtures that launch them.
+
+Registered through the ``pytest11`` entry point of the installed package, so its options work
+wherever the suite runs: ``pytest conformance`` in a checkout, ``pytest --pyargs
+netrosetta_conformance`` anywhere, ``netrosetta conformance``. Its hooks do nothing for tests that
+are not clause tests.
 
 Every clause test takes a ``variant`` (a column of the matrix: an implementation with its loop or
-model) and a ``server`` (that variant running the test module's behaviour). Servers are shared by
-the tests of one worker, keyed by (variant, behaviour, arguments), and checked after each test: a
-server that died under a test fails that test with its stderr, and the next test gets a new one.
+model) and a ``server`` (that variant running the test module's behaviour). Before any test, the
+pre-flight (preflight.py) launches each (variant, behaviour) once, and stops the run at once if one
+cannot start. Servers are shared by the tests of one worker, keyed by (variant, behaviour,
+arguments), and checked after each test: a server that died under a test fails that test with its
+stderr, and the next test gets a new one.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.divergences import divergence_for
-from conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
+from netrosetta.registry import BEHAVIOURS
+from netrosetta_conformance import harness, preflight, scope
+from netrosetta_conformance.divergences import divergence_for, exemption_for
+from netrosetta_conformance.harness import VARIANTS, Server, Variant, custom_variant, launch
 
 CLAUSE = re.compile(r"^test_([A-Z]\d+(?:_\d+)*)_")
 
@@ -27,7 +36,11 @@ def clause_of(name: str) -> str | None:
     return match.group(1).replace("_", ".") if match else None
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # The pre-flight's hooks (launch each variant and behaviour once before any test) live in a
+    # module of their own.
+    if not pluginmanager.is_registered(preflight):
+        pluginmanager.register(preflight, "netrosetta_conformance.preflight")
     group = parser.getgroup("netrosetta conformance")
     group.addoption("--impl", default="",
                     help="implementations or variants to test, comma-separated (raw, twisted, "
@@ -35,10 +48,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--server-cmd", default="",
                     help="test another server instead: a command that follows the launch contract; "
                          "the suite appends BEHAVIOUR --port 0 [...]")
+    group.addoption("--client-cmd", default="",
+                    help="test another client: a command that follows the client launch contract; "
+                         "the suite appends fetch [options] URL...")
+    group.addoption("--via-proxy", action="store_true",
+                    help="with --server-cmd: reach the server through the re-cutting proxy "
+                         "(conformance/proxy.py), as the *-proxy columns do")
     group.addoption("--full", action="store_true",
                     help="run every clause under every variant (default: smoke subset for extra loops)")
     group.addoption("--matrix-json", default="",
                     help="write the clause x variant results to this JSON file")
+    group.addoption("--ready-timeout", type=float, default=harness.READY_TIMEOUT, metavar="SECONDS",
+                    help=f"how long a server may take to print READY (default {harness.READY_TIMEOUT:g}); "
+                         "the pre-flight stops the run if it takes longer")
+    group.addoption("--behaviour", "--behavior", default="", metavar="NAMES",
+                    help=f"the behaviours to test, comma-separated ({', '.join(BEHAVIOURS)}); the "
+                         "others show as n/a; default: all")
+    group.addoption("--connect", action="append", default=[], metavar="[BEHAVIOUR=]HOST:PORT",
+                    help="test a server that is already running, instead of starting one: "
+                         "echo=127.0.0.1:9000 (repeat the option, or separate with commas; repeat a "
+                         "behaviour for several ports). Clauses that need to start, signal or "
+                         "measure the process show as n/a")
+    group.addoption("--not-applicable", default="", metavar="CLAUSES",
+                    help=f"with --server-cmd: runtime clauses ({', '.join(scope.RUNTIME)}) that do not "
+                         "apply to your server's runtime, comma-separated; they show as n/a")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,12 +79,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server_args(*args): extra command-line arguments")
     config.addinivalue_line("markers", "house_rule: netrosetta's own choice where the RFC allows several "
                                        "(checked for our implementations, shown for any other server)")
+    config.addinivalue_line("markers", "smoke: the subset of clauses run under every non-default --loop")
+    config.addinivalue_line("markers", "proc: reads the server's /proc entries (n/a without /proc)")
+    config.addinivalue_line("markers", "process(why): needs the server's process, not just its sockets")
+    timeout = config.getoption("ready_timeout")
+    if timeout <= 0:
+        raise pytest.UsageError(f"--ready-timeout must be positive, not {timeout:g}")
+    harness.READY_TIMEOUT = timeout
+    _SCOPE[:] = [scope.from_options(config)]
+
+
+_SCOPE: list[scope.Scope] = []
 
 
 def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
     """(variant, run every clause?) for this session's options."""
-    if config.getoption("server_cmd"):
-        return [(custom_variant(config.getoption("server_cmd")), True)]
+    if _SCOPE[0].connect is not None:
+        return [(_SCOPE[0].connect, True)]
+    if config.getoption("server_cmd") or config.getoption("client_cmd"):
+        return [(custom_variant(config.getoption("server_cmd"), config.getoption("client_cmd"),
+                                config.getoption("via_proxy")), True)]
     wanted = [name for name in config.getoption("impl").split(",") if name]
     known = {v.id for v in VARIANTS} | {v.impl for v in VARIANTS}
     unknown = [name for name in wanted if name not in known]
@@ -68,11 +115,15 @@ def selected_variants(config: pytest.Config) -> list[tuple[Variant, bool]]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "variant" not in metafunc.fixturenames:
+    if "variant" not in metafunc.fixturenames or not scope.in_suite(metafunc.definition.path):
         return
     smoke = metafunc.definition.get_closest_marker("smoke") is not None
+    # The launch contract is about the process, which no proxy changes: its clauses skip those.
+    launch_clause = (clause_of(metafunc.definition.name) or "").startswith("L")
     params = []
     for variant, every_clause in selected_variants(metafunc.config):
+        if variant.proxy and launch_clause:
+            continue
         if every_clause or smoke:
             params.append(pytest.param(variant, id=variant.id))
     metafunc.parametrize("variant", params)
@@ -83,12 +134,26 @@ HOUSE_RULE = "house rule: netrosetta's own choice where RFC 9112 allows others; 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Documented divergences become strict xfails, so they show as such and can't pass unnoticed;
-    house rules become non-strict xfails for an outside server, so they show without failing."""
+    """Tests this run does not apply to are skipped as n/a, with their reason (scope.py); documented
+    divergences become strict xfails, so they show as such and can't pass unnoticed; house rules
+    become non-strict xfails for an outside server, so they show without failing; exemptions are
+    skipped, shown as n/a with their reason."""
     for item in items:
-        variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+        variant = scope.variant_of(item)
         clause = clause_of(item.name)
-        if not variant or not clause:
+        if not isinstance(variant, Variant) or not clause:
+            continue
+        exempt = exemption_for(clause, variant)
+        if exempt:
+            item.add_marker(pytest.mark.skip(reason=f"n/a: exempt: {exempt}"))
+            continue
+        behaviour = scope.behaviour_of(item)
+        marks: dict[str, tuple] = {}
+        for mark in item.iter_markers():  # the closest first
+            marks.setdefault(mark.name, mark.args)
+        why = _SCOPE[0].reason(clause, behaviour, marks, item.fixturenames) if behaviour else None
+        if why:
+            item.add_marker(pytest.mark.skip(reason=why))
             continue
         reason = divergence_for(clause, variant)
         if reason:
@@ -102,6 +167,15 @@ def _behaviour(request: pytest.FixtureRequest) -> str:
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid}: test module has no behaviour marker")
     return marker.args[0]
+
+
+@pytest.fixture(autouse=True)
+def _not_applicable(request: pytest.FixtureRequest) -> None:
+    """A test of a behaviour the variant does not have is n/a (a --client-cmd has no echo server)."""
+    variant = getattr(request.node, "callspec", None) and request.node.callspec.params.get("variant")
+    marker = request.node.get_closest_marker("behaviour")
+    if variant and marker and marker.args[0] not in variant.behaviours:
+        pytest.skip(variant.missing(marker.args[0]) or f"n/a: {variant.id} does not serve {marker.args[0]}")
 
 
 _SERVERS: dict[tuple, Server] = {}
@@ -118,9 +192,10 @@ def server(request: pytest.FixtureRequest, variant: Variant) -> Server:
     args = tuple(marker.args) if marker else ()
     ports = 3 if behaviour == "multiport" else 1
     key = (variant.id, behaviour, args)
-    running = _SERVERS.get(key)
+    running = _SERVERS.get(key) or preflight.SERVERS.pop(key, None)
     if running is None or not running.alive():
-        running = _SERVERS[key] = launch(variant, behaviour, ports, args)
+        running = launch(variant, behaviour, ports, args)
+    _SERVERS[key] = running
     yield running
     if not running.alive():
         del _SERVERS[key]
@@ -152,13 +227,47 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _SERVERS.clear()
 
 
+_INTERRUPTED: list[bool] = []
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
+    """Ctrl-C (also pytest.exit, which we tell apart): the results are partial, and say so."""
+    if excinfo.errisinstance(KeyboardInterrupt):
+        _INTERRUPTED.append(True)
+
+
 # -- the matrix: one cell per (clause, variant), recorded on the controller ---------------------
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Label each clause test with its variant; the label rides on its reports, also across xdist."""
-    variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+    variant = scope.variant_of(item)
     if variant and clause_of(item.name):
         item.user_properties.append(("variant", variant.id))
+
+
+REQUIREMENT = re.compile(r"^\s*requirement:\s*(.*?)\s*$", re.M)
+GOT = re.compile(r"^\s*got:\s*(.*?)\s*$", re.M)
+
+
+def one_line(message: str) -> str | None:
+    """``requirement — got: ...`` from a failure() message (requirement / sent / expected / got)."""
+    requirement, got = REQUIREMENT.search(message), GOT.search(message)
+    if not requirement or not got:
+        return None
+    return f"{requirement.group(1)} — got: {got.group(1)}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failing clause test's short summary line (``FAILED id - ...``) ends with its requirement and
+    what was got, instead of the exception's bare first line (``AssertionError:``)."""
+    report = yield
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and call.excinfo is not None and crash is not None and scope.in_suite(item.path):
+        line = one_line(str(call.excinfo.value))
+        if line:
+            crash.message = line
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -183,6 +292,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     else:
         status = "fail"
     cell = {"status": status, "test": report.nodeid}
+    _TESTS.setdefault((clause, variant), set()).add(report.nodeid)
     if status == "divergence":
         cell["reason"] = report.wasxfail.removeprefix("divergence: ")
         if house_rule:
@@ -191,6 +301,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         cell["reason"] = reason.removeprefix(f"{status}: ")
     if status == "fail":
         cell["message"] = _failure_message(report)
+        summary = one_line(cell["message"])
+        if summary:
+            cell["summary"] = summary
     results = _results_store()
     previous = results.get((clause, variant))
     # A clause with several tests fails if any of them does; n/a or missing only if none ran.
@@ -221,6 +334,7 @@ def _failure_message(report: pytest.TestReport) -> str:
 
 
 _RESULTS: dict = {}
+_TESTS: dict[tuple[str, str], set[str]] = {}  # (clause, variant) -> the tests that made its cell
 
 
 def _results_store() -> dict:
@@ -232,6 +346,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     path = config.getoption("matrix_json", default="")
     if not path or hasattr(config, "workerinput"):
         return
-    cells = [{"clause": clause, "variant": variant, **cell}
+    cells = [{"clause": clause, "variant": variant, **cell, "tests": len(_TESTS.get((clause, variant), ()))}
              for (clause, variant), cell in sorted(_RESULTS.items())]
-    Path(path).write_text(json.dumps({"cells": cells}, indent=2) + "\n")
+    document: dict = {"cells": cells}
+    if preflight.STOPPED:
+        document["stopped"] = preflight.STOPPED[0]
+    if _INTERRUPTED:
+        document["interrupted"] = True
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")

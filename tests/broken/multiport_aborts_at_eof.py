@@ -1,0 +1,22 @@
+"""Broken multiport: at half-close it answers the tail, then aborts, dropping queued answers.
+
+The flaw: ``eof_received`` queues the tail's answer as it should, then calls
+``transport.abort()``, which drops whatever answers are still in the write buffer. A client that
+reads as it goes finds its answers sent already; one that has not been reading, and half-closes
+while its answers wait in the server's queue, loses them (SPEC M14). Everything else is correct.
+"""
+
+from _contract import TaggedLineProtocol, parse_args, serve_asyncio
+
+
+class AbortingLineProtocol(TaggedLineProtocol):
+    """Correct tagged line echo, except that EOF aborts instead of closing once all is sent."""
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        self.transport.abort()  # THE FLAW: return False, and asyncio closes once the queue is sent
+        return False
+
+
+if __name__ == "__main__":
+    serve_asyncio(parse_args("multiport"), lambda sock: lambda: AbortingLineProtocol(sock.getsockname()[1]))
