@@ -12,6 +12,12 @@ from _contract import EchoProtocol, parse_args, serve_asyncio
 class AbortingEchoProtocol(EchoProtocol):
     """Correct echo, except that EOF aborts instead of closing once everything is sent."""
 
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        # Keep megabytes queued in asyncio, not in the kernel, so that there is always something
+        # owed at EOF for the flaw to drop, however fast the machine drains its sockets.
+        transport.set_write_buffer_limits(high=8 * 1024 * 1024, low=4 * 1024 * 1024)
+
     def eof_received(self) -> bool:
         self.transport.abort()  # THE FLAW: return False, and asyncio closes once the queue is sent
         return False
