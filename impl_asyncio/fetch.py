@@ -24,7 +24,7 @@ from netrosetta.fetching import (
     TOO_LARGE,
     Results,
     Target,
-    stop_on_signals,
+    run_on_asyncio,
 )
 from netrosetta.launch import Config, run
 
@@ -198,18 +198,7 @@ async def fetch(results: Results, config: Config) -> None:
 def main(config: Config) -> int:
     """Fetch every URL, print one line each in input order; the exit status (SPEC.md, F2 and F6)."""
     results = Results(list(config.urls), config.json)
-
-    async def until_done_or_signal() -> None:
-        loop = asyncio.get_running_loop()
-        interrupted = asyncio.Event()
-        stop_on_signals(results, lambda: loop.call_soon_threadsafe(interrupted.set))
-        work = asyncio.ensure_future(fetch(results, config))
-        signal = asyncio.ensure_future(interrupted.wait())
-        await asyncio.wait([work, signal], return_when=asyncio.FIRST_COMPLETED)
-        signal.cancel()  # after a signal, asyncio.run cancels the fetches still under way
-
-    asyncio.run(until_done_or_signal())
-    return results.finish()
+    return run_on_asyncio(results, lambda: fetch(results, config))
 
 
 if __name__ == "__main__":

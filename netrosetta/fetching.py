@@ -10,11 +10,12 @@ framework's lesson, in its ``impl_X/fetch.py``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from netrosetta.answer import grouped
@@ -213,3 +214,23 @@ def stop_on_signals(results: Results, stop: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def run_on_asyncio(results: Results, work: Callable[[], Awaitable[None]]) -> int:
+    """Run ``work()`` on an asyncio loop until it is done or a signal comes; the exit status.
+
+    Tornado's client and asyncio's both run on asyncio, so they share this: after a signal,
+    asyncio.run cancels the fetches still under way, and the lines finished so far are printed.
+    """
+
+    async def until_done_or_signal() -> None:
+        loop = asyncio.get_running_loop()
+        interrupted = asyncio.Event()
+        stop_on_signals(results, lambda: loop.call_soon_threadsafe(interrupted.set))
+        done = asyncio.ensure_future(work())
+        signalled = asyncio.ensure_future(interrupted.wait())
+        await asyncio.wait([done, signalled], return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+
+    asyncio.run(until_done_or_signal())
+    return results.finish()
