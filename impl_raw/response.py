@@ -1,10 +1,13 @@
 """The sans-IO HTTP/1.1 response parser of impl_raw's fetch client (SPEC.md, section F): bytes in,
 events out, written by hand.
 
-It is the other half of the request parser in netrosetta/rules.py and borrows its grammar (a
-field line, a chunk-size line), but it is raw's alone: Twisted's Agent and Tornado's
-AsyncHTTPClient read answers with parsers of their own, so no other implementation applies these
-rules, and they live in raw's package, not in the shared rules.
+It is the other half of the request parser in netrosetta/rules.py, and depends on it deliberately
+(as impl_raw/urlecho.py does): the grammar (token, field value, field lines, chunk-size line), the
+limits, the line endings, the parser states and the ``EndOfMessage`` event are the rules' and are
+imported, never restated. What is a response's alone stays here: the status line, the framing of an
+answer to a GET, and the events that carry a client's payload (body bytes; an error kind, not a
+status). Twisted's Agent and Tornado's AsyncHTTPClient read answers with parsers of their own, so
+no other implementation applies these, and they live in raw's package, not in the shared rules.
 
 Strategy, as for requests: ``feed(data)`` appends to a buffer and returns the events the buffered
 bytes complete: ``Response`` once the final head is read and checked (1xx interim heads are read
@@ -31,26 +34,44 @@ import re
 from dataclasses import dataclass
 
 from netrosetta.fetching import BAD_RESPONSE, RESET, TOO_LARGE
-from netrosetta.rules import BARE_LF, CHUNK_SIZE, DIGITS, FIELD_LINE, FIELD_LINES, MAX_CHUNK_LINE
+from netrosetta.rules import (
+    BARE_LF,
+    BODY,
+    CHUNK_DATA,
+    CHUNK_END,
+    CHUNK_SIZE,
+    CHUNK_SIZE_LINE,
+    CRLF,
+    DIGITS,
+    DONE,
+    FIELD_LINE,
+    FIELD_LINES,
+    FIELD_VALUE,
+    HEAD,
+    HEAD_END,
+    MAX_CHUNK_LINE,
+    TRAILERS,
+    EndOfMessage,
+    Refused,
+)
 
 # A head (status line and fields) larger than this is not an answer we will buffer: nginx's
 # largest proxy_buffer_size setting in common use is 64k, and no sane server sends more.
 MAX_HEAD = 64 * 1024
 
 # HTTP-version SP status-code [SP reason-phrase]: the reason may be empty, and some servers leave out
-# the space before an empty one (Twisted's client accepts that too). Only HTTP/1.x is read.
-_STATUS_LINE = r"HTTP/1\.([0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?"
+# the space before an empty one (Twisted's client accepts that too). Only HTTP/1.x is read. A
+# reason phrase has a field value's characters.
+_STATUS_LINE = r"HTTP/1\.([0-9]) ([0-9]{3})(?: (" + FIELD_VALUE + "))?"
 STATUS_LINE = re.compile(_STATUS_LINE)
 HEAD_SECTION = re.compile(_STATUS_LINE + "((?:\r\n" + FIELD_LINE.pattern + ")*)")
 
-_CRLF = b"\r\n"
-_HEAD_END = b"\r\n\r\n"
 _FRAMING = frozenset(("content-length", "transfer-encoding", "connection"))
 # No body whatever the head says (RFC 9112 6.3, point 1), for the answer to a GET.
 NO_BODY = frozenset((204, 304))
 
-# Parser states.
-HEAD, BODY, CHUNK_SIZE_LINE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, DONE = range(8)
+# The request parser's states, and one a request never has: a body that ends when the connection does.
+UNTIL_CLOSE = DONE + 1
 
 
 @dataclass(slots=True)
@@ -72,11 +93,6 @@ class Data:
 
 
 @dataclass(slots=True)
-class EndOfMessage:
-    """The body (possibly empty) is complete."""
-
-
-@dataclass(slots=True)
 class Error:
     """The answer is refused: ``kind`` is a fetch ERROR kind (bad-response, too-large, reset)."""
 
@@ -86,15 +102,6 @@ class Error:
 
 Event = Response | Data | EndOfMessage | Error
 _END = EndOfMessage()
-
-
-class Refused(Exception):
-    """Internal: the answer broke a rule."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(kind, reason)
-        self.kind = kind
-        self.reason = reason
 
 
 class ResponseParser:
@@ -121,7 +128,7 @@ class ResponseParser:
         except Refused as refused:
             self.state = DONE
             self._buffer = b""
-            events.append(Error(refused.kind, refused.reason))
+            events.append(Error(refused.code, refused.reason))
             return events
         if self.state == DONE:
             self.leftover = buffer[position:]
@@ -166,7 +173,7 @@ class ResponseParser:
                     else:
                         self.state = CHUNK_END
             elif state == HEAD:
-                head_end = buffer.find(_HEAD_END, position)
+                head_end = buffer.find(HEAD_END, position)
                 if head_end == -1:
                     if end - position > MAX_HEAD:
                         raise Refused(BAD_RESPONSE, f"head over {MAX_HEAD} bytes")
@@ -179,7 +186,7 @@ class ResponseParser:
                 self._head(buffer[position:head_end].decode("latin-1"), events)
                 position = head_end + 4
             elif state == CHUNK_SIZE_LINE:
-                line_end = buffer.find(_CRLF, position)
+                line_end = buffer.find(CRLF, position)
                 if line_end == -1:
                     if end - position > MAX_CHUNK_LINE:
                         raise Refused(BAD_RESPONSE, "chunk size line too long")
@@ -202,16 +209,16 @@ class ResponseParser:
                     if buffer[position] != 13:  # b"\r"
                         raise Refused(BAD_RESPONSE, "chunk data not followed by CRLF")
                     return position
-                if not buffer.startswith(_CRLF, position):
+                if not buffer.startswith(CRLF, position):
                     raise Refused(BAD_RESPONSE, "chunk data not followed by CRLF")
                 position += 2
                 self.state = CHUNK_SIZE_LINE
             elif state == TRAILERS:
-                if buffer.startswith(_CRLF, position):
+                if buffer.startswith(CRLF, position):
                     self._end(events)
                     position += 2
                     continue
-                trailers_end = buffer.find(_HEAD_END, position)
+                trailers_end = buffer.find(HEAD_END, position)
                 if trailers_end == -1:
                     if end - position > MAX_HEAD:
                         raise Refused(BAD_RESPONSE, f"trailer section over {MAX_HEAD} bytes")

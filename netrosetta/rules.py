@@ -28,6 +28,11 @@ LF — so a bad client is answered as soon as its bytes prove it, never left wai
 several faults are proven, the one proven by the fewest bytes wins, so the verdict is the same
 however the bytes were chunked (tests/test_http_parser.py checks this with hypothesis).
 Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the grammar.
+
+impl_raw's fetch client reads answers with a parser of its own (impl_raw/response.py), the other
+half of this one: it takes its grammar (token, field value, field lines, chunk-size line), limits,
+line endings, shared events and parser states from here, deliberately, and keeps only what is a
+response's (the status line, and the framing of an answer to a GET).
 """
 
 from __future__ import annotations
@@ -122,7 +127,9 @@ PARTIAL_REQUEST_LINE = re.compile(
 # field-name ":" OWS field-value OWS. No whitespace before the colon; a value holds no CTL but
 # HTAB (so no CR, LF or NUL). A line starting with whitespace (obs-fold) fails the name. One match
 # checks every line of a section, so the hot path splits lines without checking each again.
-_FIELD_LINE = _TOKEN + r"+:[^\x00-\x08\x0a-\x1f\x7f]*"
+# A field value's characters (HTAB, SP, VCHAR, obs-text) are a reason phrase's too.
+FIELD_VALUE = r"[^\x00-\x08\x0a-\x1f\x7f]*"
+_FIELD_LINE = _TOKEN + r"+:" + FIELD_VALUE
 FIELD_LINES = re.compile("(?:" + _FIELD_LINE + "\r\n)*" + _FIELD_LINE)
 FIELD_LINE = re.compile(_FIELD_LINE)
 # The hot path's two matches: a head's request line (method, target, version) and its CRLF, with the
@@ -141,19 +148,20 @@ DIGITS = re.compile(r"[0-9]+")
 BARE_LF = re.compile(rb"(?<!\r)\n")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})[ \t]*(?:;[^\r\n]*)?" % MAX_CHUNK_DIGITS)
 
-_CRLF = b"\r\n"
-_HEAD_END = b"\r\n\r\n"
+CRLF = b"\r\n"
+HEAD_END = b"\r\n\r\n"
 
-# Parser states.
+# Parser states (impl_raw/response.py adds one after DONE).
 HEAD, BODY, CHUNK_SIZE_LINE, CHUNK_DATA, CHUNK_END, TRAILERS, DONE = range(7)
 
 
 class Refused(Exception):
-    """Internal: the input broke a rule; carries the status to answer."""
+    """Internal: the input broke a rule; ``code`` is what to answer (a status for a request; for
+    an answer, impl_raw/response.py's error kind)."""
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(status, reason)
-        self.status = status
+    def __init__(self, code: int | str, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
         self.reason = reason
 
 
@@ -217,11 +225,11 @@ class RequestParser:
                 if state == HEAD:
                     # A request line never starts with CR: one byte compared spares most heads the rest.
                     if (buffer[position] == 13 and not self._skipped_crlf
-                            and buffer.startswith(_CRLF, position)):
+                            and buffer.startswith(CRLF, position)):
                         self._skipped_crlf = True
                         position += 2
                         continue
-                    head_end = buffer.find(_HEAD_END, position)
+                    head_end = buffer.find(HEAD_END, position)
                     if head_end == -1:
                         self._check_partial_head(buffer, position)
                         break
@@ -235,7 +243,7 @@ class RequestParser:
                     if not self._remaining:
                         self._end_of_message(events)
                 elif state == CHUNK_SIZE_LINE:
-                    line_end = buffer.find(_CRLF, position)
+                    line_end = buffer.find(CRLF, position)
                     if line_end == -1:
                         if end - position > MAX_CHUNK_LINE or buffer.find(b"\n", position) != -1:
                             raise Refused(400, "bad chunk size line")
@@ -268,7 +276,7 @@ class RequestParser:
                         if buffer[position] != 13:  # b"\r"
                             raise Refused(400, "chunk data not followed by CRLF")
                         break
-                    if not buffer.startswith(_CRLF, position):
+                    if not buffer.startswith(CRLF, position):
                         raise Refused(400, "chunk data not followed by CRLF")
                     position += 2
                     self.state = CHUNK_SIZE_LINE
@@ -288,14 +296,14 @@ class RequestParser:
             self.state = DONE
             self.phase = "done"
             self._buffer = b""
-            events.append(Error(refused.status, refused.reason))
+            events.append(Error(refused.code, refused.reason))
         return events
 
     # -- the request head -------------------------------------------------------------------
 
     def _check_partial_head(self, buffer: bytes, position: int) -> None:
         """Refuse an incomplete head as soon as its bytes already break a rule or a limit."""
-        line_end = buffer.find(_CRLF, position)
+        line_end = buffer.find(CRLF, position)
         if line_end == -1:
             # Still inside the request line.
             line = buffer[position:].decode("latin-1")
@@ -490,10 +498,10 @@ class RequestParser:
 
     def _trailers(self, buffer: bytes, position: int, events: list[Event]) -> int:
         """Read trailer fields (checked, then dropped) up to the blank line that ends the body."""
-        if buffer.startswith(_CRLF, position):
+        if buffer.startswith(CRLF, position):
             self._end_of_message(events)
             return position + 2
-        trailers_end = buffer.find(_HEAD_END, position)
+        trailers_end = buffer.find(HEAD_END, position)
         if trailers_end == -1:
             self._check_section(buffer, position, len(buffer), "trailer")
             return position
@@ -520,7 +528,7 @@ def _least_section(buffer: bytes, start: int, end: int) -> int:
     size = end - start
     if buffer.endswith(b"\r\n\r", start, end):
         return size - 1
-    if buffer.endswith(_CRLF, start, end):
+    if buffer.endswith(CRLF, start, end):
         return size
     return size + 1 if buffer.endswith(b"\r", start, end) else size + 2
 
