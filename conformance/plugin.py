@@ -59,8 +59,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--matrix-json", default="",
                     help="write the clause x variant results to this JSON file")
     group.addoption("--ready-timeout", type=float, default=harness.READY_TIMEOUT, metavar="SECONDS",
-                    help=f"how long a server may take to print READY (default {harness.READY_TIMEOUT:g}); "
-                         "the pre-flight stops the run if it takes longer")
+                    help=f"how long a server may take to print READY, and a --client-cmd to fetch "
+                         f"the pre-flight's one URL (default {harness.READY_TIMEOUT:g}); the "
+                         "pre-flight stops the run if it takes longer")
     group.addoption("--behaviour", "--behavior", default="", metavar="NAMES",
                     help=f"the behaviours to test, comma-separated ({', '.join(BEHAVIOURS)}); the "
                          "others show as n/a; default: all")

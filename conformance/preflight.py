@@ -6,6 +6,13 @@ for READY. Here it is found in one launch: if the command exits or prints no REA
 of its stderr). A server that exits with status 2 for a behaviour (a usage error: the launch
 contract's answer to a behaviour it does not serve) makes that behaviour's tests n/a instead.
 
+A client from elsewhere (``--client-cmd``) gets the same care: before the fetch tests it is run once
+to fetch one URL from a small local server. If it does not finish within ``--ready-timeout`` (it is
+then killed with its process group), prints nothing on stdout, or exits with a status the client
+contract does not have (0 every URL fetched, 1 some URL failed), the run stops with one message;
+status 2 makes fetch n/a. Our own clients are not pre-flown: they are known to start, and a run
+is not handed to the tests as a server is, so it would only cost time.
+
 Under pytest-xdist every worker collects the same tests and so needs the same verdicts; each
 (variant, behaviour) is launched by whichever worker takes its lock first, and the others read the
 verdict it wrote. The controller, which collects nothing, reads the same directory to stop the run.
@@ -27,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from netrosetta_conformance import harness
+from netrosetta_conformance import harness, scripted
 from netrosetta_conformance.harness import CLIENT_BEHAVIOURS, Server, ServerError, Variant
 from netrosetta_conformance.scope import behaviour_of, in_suite, variant_of
 
@@ -109,6 +116,47 @@ def check(variant: Variant, behaviour: str) -> tuple[dict, Server | None]:
     return verdict, None
 
 
+def check_client(variant: Variant, behaviour: str) -> dict:
+    """Run ``variant``'s client once against a local server, for one URL; return its verdict."""
+    verdict = {"variant": variant.id, "behaviour": behaviour, "status": "ok"}
+    server = scripted.ScriptedServer()
+    try:
+        url = server.url("/netrosetta-preflight")
+        run = scripted.run_client(variant, [url], timeout=harness.READY_TIMEOUT)
+    finally:
+        server.close()
+    if run.status in (0, 1) and run.stdout.strip():
+        return verdict  # it ran; whether its line is right is for the tests to say
+    stderr = run.stderr.rstrip("\n")
+    if run.status == 2:
+        first = next((line.strip() for line in stderr.splitlines() if line.strip()), "no message")
+        verdict.update(status="n/a", reason=f"n/a: the client exits with status 2 for `{behaviour}` "
+                                            f"(it does not do {behaviour}): {first[:200]}")
+        return verdict
+    if run.status is None:
+        outcome = (f"did not finish within {harness.READY_TIMEOUT:g} s (--ready-timeout); it was killed "
+                   "with its process group")
+    elif run.status < 0:
+        outcome = f"killed by signal {-run.status} before it printed a line"
+    elif run.status in (0, 1):
+        outcome = f"exited with status {run.status} and printed nothing on stdout"
+    else:
+        outcome = f"exited with status {run.status} (the client contract has 0, 1 and 2)"
+    tail = stderr.splitlines()[-STDERR_LINES:]
+    lines = [
+        f"The client under test did not fetch one URL from a local server for `{behaviour}`, so no "
+        "test ran.",
+        f"  command:   {shlex.join(run.argv)}",
+        f"  directory: {os.getcwd()}",
+        f"  outcome:   {outcome}",
+        f"  stdout:    {run.stdout.strip()[-200:]!r}" if run.stdout.strip() else "  stdout:    (nothing)",
+        f"  stderr (last {STDERR_LINES} lines):" if tail else "  stderr:    (nothing)",
+        *(f"    {line}" for line in tail),
+    ]
+    verdict.update(status="fatal", message="\n".join(lines))
+    return verdict
+
+
 # -- the hooks ---------------------------------------------------------------------------------
 
 # Servers the pre-flight started in this process, keyed as plugin.py's (variant, behaviour, args):
@@ -156,9 +204,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     pairs: dict[str, tuple[Variant, str]] = {}
     for item in session.items:
         variant, behaviour = variant_of(item), behaviour_of(item)
-        # Servers only: a client (fetch) is launched per test, against the suite's scripted servers.
+        # A client (fetch) is launched per test, against the suite's scripted servers: only one
+        # from elsewhere (--client-cmd) is pre-flown.
         if (variant is not None and behaviour is not None and not variant.missing(behaviour)
-                and behaviour not in CLIENT_BEHAVIOURS and item.get_closest_marker("skip") is None):
+                and (behaviour not in CLIENT_BEHAVIOURS or variant.impl == "custom")
+                and item.get_closest_marker("skip") is None):
             pairs.setdefault(key_of(variant, behaviour), (variant, behaviour))
     if not pairs:
         return
@@ -172,6 +222,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         variant, behaviour = pairs[key]
 
         def run(variant: Variant = variant, behaviour: str = behaviour) -> dict:
+            if behaviour in CLIENT_BEHAVIOURS:
+                return check_client(variant, behaviour)
             verdict, server = check(variant, behaviour)
             if server is not None:
                 SERVERS[(variant.id, behaviour, ())] = server
@@ -212,7 +264,8 @@ def _stop_if_fatal(config: pytest.Config, store: VerdictStore) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Pre-flight servers no test took over."""
+    """Pre-flight servers no test took over, and any client a test left running."""
     for server in SERVERS.values():
         server.stop()
     SERVERS.clear()
+    scripted.stop_clients()

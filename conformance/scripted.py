@@ -10,7 +10,9 @@ was written), and how many connections and requests were open at once.
 
 ``run_client`` launches the client command (``python -m impl_X fetch ...`` or ``--client-cmd``),
 waits for it to exit (bounded), and returns its exit status, stdout, stderr, wall time and peak
-RSS (``wait4``'s ``ru_maxrss``: that of this one child). Nothing here imports an implementation.
+RSS (``wait4``'s ``ru_maxrss``: that of this one child). The client runs in a process group of its
+own, and the whole group is killed when it exits or times out, so that a wrapper's children
+(``sh -c 'helper & client ...'``) never outlive the run. Nothing here imports an implementation.
 """
 
 from __future__ import annotations
@@ -396,26 +398,40 @@ def start_client(variant: Variant, args: list[str],
         stdin_file.write(stdin.encode())
         stdin_file.seek(0)
     proc = subprocess.Popen(argv, stdin=stdin_file if stdin_file else subprocess.DEVNULL, stdout=out,
-                            stderr=err, env=env)
+                            stderr=err, env=env, start_new_session=True)
+    _RUNNING.add(proc)
     return proc, [argv, out, err, time.monotonic()]
 
 
+# Clients started and not yet reaped: a test that fails between start and finish leaves one here.
+_RUNNING: set[subprocess.Popen] = set()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the client's process group; call it while the leader is unreaped (a zombie at worst),
+    so that the group id cannot have been reused."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def finish_client(proc: subprocess.Popen, started: list, timeout: float = RUN_TIMEOUT) -> ClientRun:
-    """Wait (bounded) for the client to exit, reaping it with wait4 for its own peak RSS."""
+    """Wait (bounded) for the client to exit, kill what is left of its process group, and reap it
+    with wait4 for its own peak RSS."""
     argv, out, err, start = started
     deadline = start + timeout
-    status = None
-    usage = None
-    while True:
-        pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            status = os.waitstatus_to_exitcode(code)
-            break
+    # WNOWAIT: the exited leader stays a zombie, holding its group id, until the group is killed.
+    timed_out = False
+    while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
         if time.monotonic() > deadline:
-            proc.kill()
-            _, code, usage = os.wait4(proc.pid, 0)
+            timed_out = True
             break
         time.sleep(0.005)
+    _kill_group(proc)
+    _, code, usage = os.wait4(proc.pid, 0)
+    _RUNNING.discard(proc)
+    status = None if timed_out else os.waitstatus_to_exitcode(code)
     proc.returncode = status if status is not None else -signal.SIGKILL
     ended = time.monotonic()
     elapsed = ended - start
@@ -429,3 +445,11 @@ def run_client(variant: Variant, args: list[str], stdin: str | None = None,
                timeout: float = RUN_TIMEOUT) -> ClientRun:
     proc, started = start_client(variant, args, stdin)
     return finish_client(proc, started, timeout)
+
+
+def stop_clients() -> None:
+    """Kill and reap every client still running (with its process group): the session's safety net."""
+    for proc in list(_RUNNING):
+        _kill_group(proc)
+        proc.wait()
+        _RUNNING.discard(proc)

@@ -110,3 +110,57 @@ def test_the_server_runs_in_the_directory_the_suite_was_started_in(tmp_path):
     os.chmod(tmp_path / "serve.sh", 0o755)
     run, _ = suite(tmp_path, "-n", "0", "--server-cmd", "./serve.sh", "-k", "test_E1_")
     assert run.returncode == 0 and "1 passed" in run.stdout, (run.stdout + run.stderr)[-3000:]
+
+
+# -- clients (--client-cmd): the same pre-flight, the same process groups --------------------------
+
+BROKEN = Path(__file__).resolve().parent / "broken"
+
+
+def broken_client(name: str, seconds: str | None = None) -> str:
+    """The command of a broken client under tests/broken/, behind a wrapper that leaves a background
+    child (a grandchild of the suite) when ``seconds`` is given."""
+    argv = [sys.executable, str(BROKEN / name)]
+    if seconds is None:
+        return shlex.join(argv)
+    return shlex.join(["sh", "-c", f'sleep {seconds} & exec "$0" "$@"', *argv])
+
+
+def test_a_client_that_never_finishes_stops_the_run_in_seconds_and_leaves_nothing(tmp_path):
+    seconds = unique_sleep()
+    command = broken_client("fetch_never_finishes.py", seconds)
+    run, elapsed = suite(tmp_path, "-n", "2", "--client-cmd", command, "--behaviour", "fetch",
+                         "--ready-timeout", "3", "--matrix-json", str(tmp_path / "cells.json"))
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-3000:]
+    assert elapsed < 30, f"took {elapsed:.0f}s"
+    assert output.count("did not fetch one URL") == 1, output[-3000:]
+    killed = "did not finish within 3 s (--ready-timeout); it was killed with its process group"
+    assert output.count(killed) == 1, output[-3000:]
+    assert "fetch_never_finishes.py fetch http://127.0.0.1:" in output, output[-3000:]
+    assert "fetching 1 URL(s)" in output, output[-3000:]  # the last lines of its stderr
+    assert "passed" not in output and "failed" not in output and "Traceback" not in output, output[-3000:]
+    assert wait_until(lambda: not processes_with(seconds), timeout=5), processes_with(seconds)
+    assert "did not fetch one URL" in json.loads((tmp_path / "cells.json").read_text())["stopped"]
+
+
+def test_a_client_that_exits_at_once_is_reported_once(tmp_path):
+    run, elapsed = suite(tmp_path, "-n", "0", "--client-cmd", broken_client("fetch_exits_at_once.py"))
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-3000:]
+    assert output.count("exited with status 3 (the client contract has 0, 1 and 2)") == 1, output[-3000:]
+    assert output.count("\n    fetch: cannot start: no configuration file\n") == 1, output[-3000:]
+    assert "Traceback" not in output and len(output.splitlines()) < 25, output
+
+
+def test_a_client_wrappers_children_are_ended_with_the_client(tmp_path):
+    seconds = unique_sleep()
+    script = f'sleep {seconds} & exec "$0" -m impl_raw "$@"'
+    command = shlex.join(["sh", "-c", script, sys.executable])
+    run, _ = suite(tmp_path, "-n", "0", "--client-cmd", command, "--behaviour", "fetch",
+                   "-k", "test_F1_ or test_F2_", "--matrix-json", str(tmp_path / "cells.json"))
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    cells = json.loads((tmp_path / "cells.json").read_text())["cells"]
+    assert {cell["status"] for cell in cells if cell["clause"].startswith("F")} == {"pass"}, cells
+    assert {cell["status"] for cell in cells if not cell["clause"].startswith("F")} <= {"n/a"}, cells
+    assert wait_until(lambda: not processes_with(seconds), timeout=5), processes_with(seconds)
