@@ -11,13 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import netrosetta.compare as compare
+from netrosetta.compare.browser import find_chromium, run_chromium
 from netrosetta.compare.page import IMPLEMENTATIONS, collect
 from netrosetta.compare.results import load_bench, load_matrix
 from netrosetta.compare.sections import SECTIONS, ConventionError, find_sections
@@ -414,7 +414,7 @@ PROBE = """<script>
 
 def chromium() -> str:
     """The browser, or a skip outside CI; in CI (CI=true) a missing browser is a failure."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    found = find_chromium()
     if found:
         return found
     message = "chromium not found: `make test` installs it (apt-get install chromium)"
@@ -439,15 +439,6 @@ def open_in_browser(page: Path, tmp_path: Path) -> tuple[dict, str, Path]:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / shot.name)
     return json.loads(html.unescape(found.group(1))), result.stdout, shot
-
-
-def run_chromium(browser: str, *args: str) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="netrosetta-chromium-") as profile:
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}",
-                   "--window-size=1600,1200", *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -555,3 +546,27 @@ def test_index_in_a_real_browser(pages, tmp_path):
     assert report["index"]
     for behaviour in BEHAVIOURS:
         assert f'href="{behaviour}.html"' in dom
+
+
+def test_screenshot_command_writes_a_png_of_a_page_naming_no_machine_paths(tmp_path, capsys):
+    """`netrosetta compare urlecho --screenshot PNG` (make screenshot, the README's picture)."""
+    chromium()
+    png = tmp_path / "shot.png"
+    assert compare.main(["urlecho", "--screenshot", str(png), "--window-size", "800,600"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+    assert capsys.readouterr().out == f"{png}\n"
+    # What the page prints of its result files is relative to the repository, never absolute.
+    assert load_matrix(REPO / "conformance-results" / "matrix.json", "urlecho", REPO).source == \
+        "conformance-results/matrix.json"
+    assert load_bench(REPO / "docs" / "bench", "urlecho", REPO).source == "docs/bench"
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--all", "--screenshot", "x.png"], "--screenshot takes one BEHAVIOUR"),
+    (["urlecho", "--screenshot", "x.png", "--out", "d"], "--screenshot takes one BEHAVIOUR"),
+    (["urlecho", "--screenshot", "x.png", "--window-size", "big"], "not WIDTH,HEIGHT"),
+])
+def test_screenshot_usage_errors(argv, words, capsys):
+    assert compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1, err

@@ -3,6 +3,7 @@
     netrosetta compare BEHAVIOUR [--out DIR] [--open [--port N]] [--matrix FILE] [--bench DIR]
                                  [--hardening-table FILE]
     netrosetta compare --all [...]
+    netrosetta compare BEHAVIOUR --screenshot PNG [--window-size W,H] [--matrix FILE] [...]
     netrosetta diff BEHAVIOUR A B [--hardening] [--color auto|always|never]
 
 ``compare`` writes one self-contained HTML page per behaviour (``--all``: every behaviour and an
@@ -17,6 +18,12 @@ netrosetta/hardening.py). ``--open`` then serves DIR on 127.0.0.1 (``--port``, d
 port) and prints the URL until Ctrl-C. Exit status: 0; 1 if a file does not follow the skeleton
 (its column says why, and so does stderr) or the port can't be bound; 2 for a bad command line.
 
+``--screenshot PNG`` writes the page into a temporary directory instead and saves a PNG of its top
+(``--window-size``, default 1600,1200) taken with headless Chromium (netrosetta/compare/browser.py):
+``make screenshot`` makes the README's docs/compare.png this way. Result files are named on the page
+relative to the repository (or the current directory), so the picture shows no machine's paths.
+Exit status 1 if Chromium is not installed or writes no picture.
+
 ``diff`` prints the unified diff of two implementations' files (``--hardening``: of their hardening
 modules instead), coloured when stdout is a terminal; its exit status is 0 whether or not the files
 differ, 1 if a file is not there.
@@ -29,7 +36,9 @@ import difflib
 import functools
 import http.server
 import os
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -58,17 +67,30 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _window(text: str) -> tuple[int, int]:
+    width, comma, height = text.partition(",")
+    if not comma or not width.isdigit() or not height.isdigit() or not (100 <= int(width) <= 10000
+                                                                        and 100 <= int(height) <= 20000):
+        raise argparse.ArgumentTypeError(f"not WIDTH,HEIGHT in pixels (such as 1600,1200): {text!r}")
+    return int(width), int(height)
+
+
 def _compare_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netrosetta compare", description="Write the side-by-side HTML pages.")
     parser.add_argument("behaviour", nargs="?", metavar="BEHAVIOUR", help=", ".join(BEHAVIOURS))
     parser.add_argument("--all", action="store_true", help="every behaviour, and an index page")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    parser.add_argument("--out", help=f"output directory (default {DEFAULT_OUT})")
     parser.add_argument("--open", action="store_true", help="serve the page on 127.0.0.1 and print its URL")
     parser.add_argument("--port", type=_port, default=0, help="port for --open (default: any free port)")
     parser.add_argument("--matrix", help=f"conformance matrix (default {DEFAULT_MATRIX})")
     parser.add_argument("--bench", help=f"benchmark results (default {DEFAULT_BENCH})")
     parser.add_argument("--hardening-table", metavar="FILE",
                         help=f"the table `make hardening` records (default {DEFAULT_GIVES})")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="write the page into a temporary directory and save a PNG of its top, "
+                             "taken with headless Chromium (the README's docs/compare.png)")
+    parser.add_argument("--window-size", type=_window, default=(1600, 1200), metavar="W,H",
+                        help="the --screenshot's size in pixels (default 1600,1200)")
     return parser
 
 
@@ -93,12 +115,12 @@ def build(behaviours: Sequence[str], out: Path, matrix_path: Path, bench_dir: Pa
     for behaviour in behaviours:
         columns = collect(ROOT, behaviour)
         problems += [c.problem for c in columns if c.state == "broken"]
-        matrix = load_matrix(matrix_path, behaviour)
+        matrix = load_matrix(matrix_path, behaviour, ROOT)
         hardening = gives = None
         if behaviour == HARDENED:
             hardening = collect_hardening(ROOT)
             gives = load_gives(gives_path or ROOT / DEFAULT_GIVES, ROOT)
-        html = render_page(behaviour, columns, matrix, load_bench(bench_dir, behaviour),
+        html = render_page(behaviour, columns, matrix, load_bench(bench_dir, behaviour, ROOT),
                            list(behaviours) if index else None, hardening, gives)
         page = out / f"{behaviour}.html"
         page.write_text(html, encoding="utf-8")
@@ -142,16 +164,20 @@ def main(argv: Sequence[str]) -> int:
         if args.all == bool(args.behaviour):
             raise UsageError("give either one BEHAVIOUR or --all")
         behaviours = list(BEHAVIOURS) if args.all else [_check_behaviour(args.behaviour)]
+        if args.screenshot and (args.all or args.open or args.out):
+            raise UsageError("--screenshot takes one BEHAVIOUR, and neither --all, --open nor --out")
     except UsageError as error:
         sys.stderr.write(f"netrosetta compare: error: {error}\n")
         return 2
-    out = Path(args.out)
+    out = Path(args.out or DEFAULT_OUT)
     for option, value in (("--matrix", args.matrix), ("--bench", args.bench)):
         if value is not None and not Path(value).exists():  # named, not the default: say so
             sys.stderr.write(f"netrosetta compare: warning: {option} {value}: no such file or directory; "
                              f"the pages show no results from it\n")
     args.matrix = args.matrix or DEFAULT_MATRIX
     args.bench = args.bench or DEFAULT_BENCH
+    if args.screenshot:
+        return _screenshot(args, behaviours[0])
     try:
         gives = Path(args.hardening_table) if args.hardening_table else None
         written, problems = build(behaviours, out, Path(args.matrix), Path(args.bench), args.all, gives)
@@ -166,6 +192,31 @@ def main(argv: Sequence[str]) -> int:
     if args.open:
         status = serve_directory(out, args.port, written[0].name) or status
     return status
+
+
+def _screenshot(args: argparse.Namespace, behaviour: str) -> int:
+    """``--screenshot PNG``: the page, built in a temporary directory, as a picture."""
+    from netrosetta.compare.browser import find_chromium, screenshot
+
+    browser = find_chromium()
+    if browser is None:
+        sys.stderr.write("netrosetta compare: error: --screenshot needs chromium (`make browser`, or "
+                         "apt-get install chromium)\n")
+        return 1
+    png = Path(args.screenshot)
+    with tempfile.TemporaryDirectory(prefix="netrosetta-compare-") as scratch:
+        gives = Path(args.hardening_table) if args.hardening_table else None
+        written, problems = build([behaviour], Path(scratch), Path(args.matrix),
+                                  Path(args.bench), False, gives)
+        for problem in problems:
+            sys.stderr.write(f"netrosetta compare: {problem}\n")
+        try:
+            screenshot(browser, written[0], png, args.window_size)
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
+            sys.stderr.write(f"netrosetta compare: error: {png}: {error}\n")
+            return 1
+    print(png)
+    return 1 if problems else 0
 
 
 def _diff_parser() -> argparse.ArgumentParser:

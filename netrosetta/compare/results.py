@@ -37,6 +37,16 @@ class Matrix:
         return tally
 
 
+def shown(path: Path, root: Path | None = None) -> str:
+    """``path`` as a page shows it: relative to the repository ``root`` or to the current directory
+    when it lies under one, so that a page (and the README's screenshot) names no machine's paths."""
+    where = path.resolve()
+    for base in (root, Path.cwd()):
+        if base is not None and where.is_relative_to(base.resolve()):
+            return where.relative_to(base.resolve()).as_posix()
+    return str(path)
+
+
 def _clause_key(clause: str) -> tuple:
     return (clause[:1], *(int(n) for n in re.findall(r"\d+", clause)))
 
@@ -49,11 +59,12 @@ def _behaviour_of(cell: dict) -> str | None:
     return CLAUSE_BEHAVIOUR.get(str(cell.get("clause", ""))[:1])
 
 
-def load_matrix(path: Path, behaviour: str) -> Matrix:
-    """The rows of ``behaviour`` from a matrix.json (``netrosetta conformance`` or ``--matrix-json``)."""
-    matrix = Matrix(str(path))
+def load_matrix(path: Path, behaviour: str, root: Path | None = None) -> Matrix:
+    """The rows of ``behaviour`` from a matrix.json (``netrosetta conformance`` or ``--matrix-json``);
+    the page names it relative to ``root`` (see ``shown``)."""
+    matrix = Matrix(shown(path, root))
     if not path.is_file():
-        matrix.problem = f"no conformance results ({path} not found): run `netrosetta conformance`"
+        matrix.problem = f"no conformance results ({matrix.source} not found): run `netrosetta conformance`"
         return matrix
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -61,7 +72,7 @@ def load_matrix(path: Path, behaviour: str) -> Matrix:
         for cell in cells:
             matrix.cells[(str(cell["clause"]), str(cell["variant"]))] = cell
     except (OSError, ValueError, KeyError, TypeError) as error:
-        matrix.problem = f"{path} is not a conformance matrix ({type(error).__name__}: {error})"
+        matrix.problem = f"{matrix.source} is not a conformance matrix ({type(error).__name__}: {error})"
         return matrix
     matrix.generated = str(document.get("generated", ""))
     used_variants = {variant for _, variant in matrix.cells}
@@ -77,7 +88,7 @@ def load_matrix(path: Path, behaviour: str) -> Matrix:
                           key=lambda c: (order.get(c, len(order)), _clause_key(c)))
     matrix.clauses = [{"id": c, "title": titles.get(c, "")} for c in used_clauses]
     if not matrix.cells:
-        matrix.problem = f"{path} has no results for {behaviour}"
+        matrix.problem = f"{matrix.source} has no results for {behaviour}"
     return matrix
 
 
@@ -168,12 +179,13 @@ def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
     return tables
 
 
-def load_bench(directory: Path, behaviour: str) -> Bench:
-    """The bench figures for ``behaviour`` from every ``*.json`` in ``directory``."""
-    bench = Bench(str(directory))
+def load_bench(directory: Path, behaviour: str, root: Path | None = None) -> Bench:
+    """The bench figures for ``behaviour`` from every ``*.json`` in ``directory`` (named relative
+    to ``root``, see ``shown``)."""
+    bench = Bench(shown(directory, root))
     files = sorted(directory.glob("*.json")) if directory.is_dir() else []
     if not files:
-        bench.problem = f"no benchmark results ({directory}/*.json not found): run `netrosetta bench`"
+        bench.problem = f"no benchmark results ({bench.source}/*.json not found): run `netrosetta bench`"
         return bench
     for path in files:
         try:
@@ -198,7 +210,7 @@ def load_bench(directory: Path, behaviour: str) -> Bench:
         bench.tables.append({"title": path.name, "columns": columns,
                              "rows": [[r.get(c) for c in columns] for r in mine], "note": note})
     if not bench.tables:
-        bench.problem = f"the benchmark results in {directory} have no figures for {behaviour}"
+        bench.problem = f"the benchmark results in {bench.source} have no figures for {behaviour}"
     return bench
 
 
@@ -217,16 +229,14 @@ def load_gives(path: Path, root: Path) -> Gives:
     """The table recorded at ``path``, checked against the hardening modules under ``root``."""
     from netrosetta.hardening import check, load_table
 
-    where, home = path.resolve(), root.resolve()
-    shown = where.relative_to(home) if where.is_relative_to(home) else path
-    gives = Gives(str(shown))
+    gives = Gives(shown(path, root))
     if not path.is_file():
-        gives.problem = f"no recorded table ({shown} not found): run `make hardening`"
+        gives.problem = f"no recorded table ({gives.source} not found): run `make hardening`"
         return gives
     try:
         gives.table = load_table(path)
         gives.stale = check(root, gives.table)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         gives.table = None
-        gives.problem = f"{shown} is not a hardening table ({type(error).__name__}: {error})"
+        gives.problem = f"{gives.source} is not a hardening table ({type(error).__name__}: {error})"
     return gives
