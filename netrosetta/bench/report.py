@@ -410,21 +410,32 @@ def markdown(document: dict) -> str:
 def print_tables(document: dict) -> None:
     """The tables on stdout (rich)."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    class Table(RichTable):
+        """rich's Table, taking its title and cells as plain text: a scenario id in brackets or an
+        error's "[Errno 24]" would otherwise be read as markup and vanish."""
+
+        def __init__(self, title: str, **options: object) -> None:
+            super().__init__(title=Text(title), **options)
+
+        def add_row(self, *cells: str) -> None:
+            super().add_row(*(Text(cell) for cell in cells))
 
     console = Console(width=140)
     for scenario in document["scenarios"]:
         results = [r for r in document["results"] if r["scenario"] == scenario["id"]]
         if not results:
             continue
-        table = Table(title=f"{scenario['title']} [{scenario['id']}]", title_justify="left")
+        table = Table(f"{scenario['title']} [{scenario['id']}]", title_justify="left")
         for column in COLUMNS:
             table.add_column(column, justify="left" if column == "server" else "right")
         for result in results:
             table.add_row(*_row(result, scenario["metric"] == "mib_per_s"))
         console.print(table)
     if document["ratios"]:
-        table = Table(title="Ratios against the targets", title_justify="left")
+        table = Table("Ratios against the targets", title_justify="left")
         for column in RATIO_COLUMNS:
             table.add_column(column)
         for row in _ratio_rows(document):
@@ -432,7 +443,7 @@ def print_tables(document: dict) -> None:
         console.print(table)
     rows = machine_rows(document)
     if rows:
-        table = Table(title="The machine, and the Python above the system calls", title_justify="left")
+        table = Table("The machine, and the Python above the system calls", title_justify="left")
         for column in MACHINE_COLUMNS:
             table.add_column(column)
         for row in rows:
@@ -443,14 +454,14 @@ def print_tables(document: dict) -> None:
              per_connection_rows(document)),
             ("Memory per connection against the targets", MEMORY_RATIO_COLUMNS, memory_ratio_rows(document))):
         if rows:
-            table = Table(title=title, title_justify="left")
+            table = Table(title, title_justify="left")
             for column in columns:
                 table.add_column(column)
             for row in rows:
                 table.add_row(*row)
             console.print(table)
     if document["memory"]:
-        table = Table(title="Peak RSS while streaming [echo-stream]", title_justify="left")
+        table = Table("Peak RSS while streaming [echo-stream]", title_justify="left")
         for column in ("server", "peak RSS MiB", "under limit"):
             table.add_column(column)
         for x in document["memory"]:
