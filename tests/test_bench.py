@@ -18,6 +18,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BEHAVIOUR_FILES = {"echo": "echo", "multiport": "multiport", "urlecho": "urlecho", "scaling": "echo"}
+HELD_KEYS = {"requested": int, "held": int, "failed": int, "dropped": int, "processes": int,
+             "rss_before_kib": int, "rss_with_kib": int, "kib_per_connection": float, "open_s": float}
 
 FIGURE_KEYS = {
     "tool": str, "requests": int, "seconds": float, "requests_per_s": float, "mib_per_s": float,
@@ -65,14 +67,25 @@ def test_bench_schema(tiny_bench: tuple) -> None:
     assert document["schema"] == "netrosetta-bench/1"
     assert document["mode"] == "tiny"
     for key in ("started", "finished", "machine", "settings", "tools", "servers", "scenarios", "results",
-                "ratios", "memory", "scaling", "wall_s"):
+                "ratios", "memory", "scaling", "per_connection", "memory_ratios", "wall_s"):
         assert key in document, f"bench.json lacks {key!r}"
     assert document["tools"]["loadgen"]["ok"] is True
     assert {"cpu", "cores", "server_core", "client_core", "pinned"} <= set(document["machine"])
     scenario_ids = {s["id"] for s in document["scenarios"]}
-    assert {s["group"] for s in document["scenarios"]} == {"echo", "multiport", "urlecho", "scaling"}
+    assert {s["group"] for s in document["scenarios"]} == {"echo", "multiport", "urlecho", "scaling",
+                                                           "memory"}
     for scenario in document["scenarios"]:
-        assert scenario["metric"] in ("requests_per_s", "mib_per_s")
+        assert scenario["metric"] in ("requests_per_s", "mib_per_s", "kib_per_connection")
+        assert "{" not in scenario["title"], scenario  # every placeholder filled in
+    assert document["settings"]["memory_conns"] == 200 and document["settings"]["memory_runs"] == 1
+    for result in document["per_connection"]:
+        assert result["scenario"] in ("memory-echo", "memory-urlecho")
+        assert result["behaviour"] == result["scenario"].removeprefix("memory-")
+        assert result["status"] in ("ok", "error", "skipped")
+        for i, figures in enumerate([*result["runs"], *([result["median"]] if result["median"] else [])]):
+            assert set(figures) == set(HELD_KEYS), f"{result['server']} {i}: {sorted(figures)}"
+            for key, kind in HELD_KEYS.items():
+                _check_type(f"{result['scenario']}/{result['server']} {i}.{key}", figures[key], kind)
     for server in document["servers"]:
         assert server["kind"] in ("implementation", "reference")
         assert server["status"] in ("ok", "skipped", "failed")
@@ -119,6 +132,29 @@ def test_bench_every_implementation_has_clean_figures(tiny_bench: tuple) -> None
         assert median["server_peak_rss_mib"] > 0
         measured += 1
     assert measured >= 4, f"only {measured} results measured\n{done.stdout[-3000:]}"
+    # Every implementation's default variant held every connection of the memory scenario (and the
+    # asyncio Protocol model too, for echo), and reported what it costs.
+    held = {(r["scenario"], r["server"]): r for r in document["per_connection"]}
+    expected = {(f"memory-{behaviour}", impl) for impl in ("raw", "twisted", "tornado", "asyncio")
+                for behaviour in ("echo", "urlecho")} | {("memory-echo", "asyncio-protocol")}
+    assert set(held) == expected, sorted(set(held) ^ expected)
+    for (scenario, server), result in held.items():
+        assert result["status"] == "ok", f"{scenario} on {server}: {result['reason']}"
+        median = result["median"]
+        assert median["held"] == median["requested"] == 200 and not median["failed"] and not median["dropped"]
+        assert median["rss_with_kib"] > 0 and median["kib_per_connection"] is not None
+    # The terminal's tables name their scenario ids too (in brackets, which rich must not eat as markup).
+    assert "[memory-echo, memory-urlecho]" in done.stdout and "KiB/conn echo" in done.stdout
+    assert "[echo-1k-c10]" in done.stdout and "[scaling-c10-idle]" in done.stdout
+    # asyncio (both models where they apply) is in every table the others are in.
+    servers_of = {}
+    for result in document["results"]:
+        servers_of.setdefault(result["scenario"], set()).add(result["server"])
+    for scenario, ids in servers_of.items():
+        if "raw" in ids:
+            assert "asyncio" in ids, f"{scenario}: no asyncio"
+        if scenario.startswith(("echo", "multiport", "scaling")) and "raw" in ids:
+            assert "asyncio-protocol" in ids, f"{scenario}: no asyncio-protocol"
     assert "requests_per_s" not in done.stdout  # the table shows labels, not JSON keys
     assert "req/s" in done.stdout
     assert "tiny mode: " in done.stdout and "are rough" in done.stdout  # said in the terminal too
@@ -232,7 +268,11 @@ def test_readme_shows_the_published_runs() -> None:
     begin, end = readme.index(report.README_BEGIN), readme.index(report.README_END)
     shown = readme[begin + len(report.README_BEGIN):end].strip()
     assert shown == report.readme_section(document, runs).strip(), "stale: make bench-readme"
-    for chart in ("targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png"):
+    charts = ["targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png"]
+    if document.get("per_connection"):  # runs from before the memory scenario have none
+        charts.append("memory.png")
+        assert "### Memory per connection:" in shown
+    for chart in charts:
         assert f"docs/bench/{chart}" in shown and (REPO / "docs" / "bench" / chart).stat().st_size > 1000
     assert "missed by" not in shown or "### Where a target is missed" in readme[end:]
 
@@ -248,9 +288,9 @@ def test_verdicts_rest_on_the_median_of_the_last_runs() -> None:
     runs = [run(1, 0.5), run(2, 0.5), run(3, 1.2), run(4, 0.9), run(5, 1.1), run(6, 1.0), run(7, 0.95)]
     [row] = report.targets_over_runs(runs)
     # The last five: 1.2 0.9 1.1 1.0 0.95, median 1.0; the latest 0.95 misses, the median meets.
-    assert row == ["raw echo", "1.00x", "0.90–1.20", "0.95x", "5", ">= 1.0x", "met"]
+    assert row == ["raw echo", "—", "1.00x", "0.90–1.20", "0.95x", "5", ">= 1.0x", "met"]
     [row] = report.targets_over_runs(runs[:5])
-    assert row[1] == "0.90x" and row[-1] == "missed by 10%"
+    assert row[2] == "0.90x" and row[-1] == "missed by 10%"
 
 
 def test_publish_appends_a_run_and_replaces_only_the_marked_section(tmp_path: Path) -> None:
@@ -284,3 +324,88 @@ def test_publish_appends_a_run_and_replaces_only_the_marked_section(tmp_path: Pa
     assert (docs / "results.md").read_text() == report.markdown(document)
     with pytest.raises(ValueError, match="markers"):
         report.replace_readme_section("no markers here", "x")
+
+
+def _memory_document() -> dict:
+    """A synthetic run of the memory scenarios: two implementations, their references, one failure."""
+    def held(scenario: str, server: str, kind: str, kib: list[float | None], **extra: object) -> dict:
+        runs = [{"requested": 10_000, "held": 10_000, "failed": 0, "dropped": 0, "processes": 1,
+                 "rss_before_kib": 20_000, "rss_with_kib": 20_000 + round(k * 10_000),
+                 "kib_per_connection": k, "open_s": 3.0} for k in kib if k is not None]
+        from netrosetta.bench import _held_median
+
+        result = {"scenario": scenario, "server": server, "kind": kind, "behaviour": scenario[7:],
+                  "label": server, "status": "ok", "reason": None, "runs": runs, "median": _held_median(runs)}
+        result.update(extra)
+        return result
+
+    document = json.loads((REPO / "docs" / "bench" / "bench.json").read_text())
+    document["settings"].update(memory_conns=10_000, memory_runs=3)
+    document["per_connection"] = [
+        held("memory-echo", "raw", "implementation", [0.5, 0.6, 0.4]),
+        held("memory-echo", "uvloop", "reference", [1.4, 1.3, 1.5]),
+        held("memory-echo", "twisted", "implementation", [2.0, 2.2, 2.1]),
+        held("memory-echo", "twisted-echoserv", "reference", [1.6, 1.7, 1.8]),
+        held("memory-urlecho", "raw", "implementation", [1.2, 1.1, 1.3]),
+        held("memory-urlecho", "twisted", "implementation", [4.8, 4.9, 4.7]),
+        held("memory-urlecho", "twisted-web", "reference", [4.2, 4.3, 4.1]),
+        held("memory-urlecho", "node-http", "reference", [None], status="skipped",
+             reason="node is not installed"),
+    ]
+    document["memory_ratios"] = []
+    return document
+
+
+def test_memory_per_connection_targets_are_lower_is_better() -> None:
+    """A memory target is met at or under its bound (ours / reference in KiB per connection, paired
+    round by round), missed above it, and each verdict names its scenario id."""
+    from netrosetta.bench import MEMORY_TARGETS, report
+
+    document = _memory_document()
+    report.derive_memory(document, MEMORY_TARGETS)
+    ratios = {r["id"]: r for r in document["memory_ratios"]}
+    # tornado and asyncio have no figures in this document: no ratio rather than a made-up one.
+    assert set(ratios) == {"raw-memory-echo", "twisted-memory-echo", "twisted-memory-urlecho"}
+    raw = ratios["raw-memory-echo"]
+    assert raw["rounds"] == pytest.approx([0.5 / 1.4, 0.6 / 1.3, 0.4 / 1.5])
+    assert raw["ratio"] == pytest.approx(0.5 / 1.4) and raw["met"] is True
+    assert raw["scenario"] == "memory-echo"
+    # twisted echo: 2.0/1.6, 2.2/1.7, 2.1/1.8 -> median 1.25 > 1.2: missed, by 4%.
+    twisted = ratios["twisted-memory-echo"]
+    assert twisted["ratio"] == pytest.approx(1.25) and twisted["met"] is False
+    assert ratios["twisted-memory-urlecho"]["met"] is True  # 4.8 / 4.2 = 1.14
+    rows = {row[0]: row for row in report.memory_ratio_rows(document)}
+    assert rows["twisted echo memory/conn vs Twisted echoserv"][1:] == [
+        "memory-echo", "2.10", "1.70", "1.25x", "1.25 1.29 1.17", "<= 1.2x", "missed by 4%"]
+    assert rows["raw echo memory/conn vs uvloop"][-1] == "met"
+
+
+def test_memory_per_connection_table_in_bench_md_and_readme() -> None:
+    """bench.md has one row per server of the memory scenarios (echo and urlecho side by side), the
+    memory targets, and the README section shows both with the memory chart, from the same JSON."""
+    from netrosetta.bench import MEMORY_TARGETS, report
+
+    document = _memory_document()
+    report.derive_memory(document, MEMORY_TARGETS)
+    text = report.markdown(document)
+    sections = dict(report._sections(text))
+    title = ("Memory per connection: 10,000 connections served once and held open "
+             "(`memory-echo`, `memory-urlecho`)")
+    assert title in sections, list(sections)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in sections[title].splitlines()
+            if line.startswith("| ") and not line.startswith("| server")}
+    assert list(rows) == ["raw", "uvloop", "twisted", "twisted-echoserv", "twisted-web", "node-http"]
+    assert rows["raw"][1:5] == ["implementation", "echo, urlecho", "0.50", "1.20"]
+    assert rows["raw"][5] == "echo 10,000/10,000; urlecho 10,000/10,000"
+    assert rows["uvloop"][3:6] == ["1.40", "—", "10,000/10,000"]
+    assert rows["node-http"][3:5] == ["—", "skipped"] and "node is not installed" in rows["node-http"][5]
+    assert "Memory per connection against the targets" in sections
+    assert "| twisted echo memory/conn vs Twisted echoserv | memory-echo |" in text
+    # Every ratio row names the scenario it came from, so a reader can rerun it with --scenario.
+    for ratio in document["ratios"]:
+        assert f"| {ratio['title']} | {ratio['scenario']} |" in text
+    shown = report.readme_section(document, [report.run_summary(document)])
+    assert f"### {title}" in shown and "(docs/bench/memory.png)" in shown
+    assert "### Memory per connection against the targets" in shown
+    assert "| twisted echo memory/conn vs Twisted echoserv | memory-echo | 1.25x |" in shown  # over the runs
+    assert "missed by 4%" in shown

@@ -185,14 +185,38 @@ def test_bench_figures_of_one_behaviour(tmp_path):
     bench = load_bench(tmp_path, "urlecho")
     assert not bench.problem
     first, ratios = bench.tables
-    assert first["title"] == "urlecho keep-alive"
+    assert first["title"] == "urlecho keep-alive (u)"  # the scenario id, for `netrosetta bench --scenario`
     assert first["columns"] == ["server", "requests/s", "p50 ms", "errors", "status"]
     assert first["rows"] == [["impl_raw", 1000.0, 0.5, 0, "ok"],
                              ["nginx (reference)", None, None, None, "skipped: nginx not installed"]]
-    assert ratios["rows"][0][:6] == ["raw vs nginx", 0.5, None, 0.5, 0.25, "met"]
+    assert ratios["rows"][0][:7] == ["raw vs nginx", "u", 0.5, None, 0.5, 0.25, "met"]
     assert "quick run" in ratios["note"]
     assert "no figures for multiport" in load_bench(tmp_path, "multiport").problem
     assert "not found" in load_bench(tmp_path / "absent", "echo").problem
+
+
+def test_bench_memory_per_connection_of_one_behaviour(tmp_path):
+    """The memory scenario of a behaviour shows on its page: KiB per connection, held / opened, and
+    the memory targets (lower is better), each named by its scenario id."""
+    held = {"requested": 100, "held": 100, "failed": 0, "dropped": 0, "kib_per_connection": 1.5}
+    (tmp_path / "bench.json").write_text(json.dumps({
+        "schema": "netrosetta-bench/1", "mode": "quick", "started": "T", "machine": {"cpu": "C", "cores": 2},
+        "servers": [], "results": [], "ratios": [],
+        "scenarios": [{"id": "memory-echo", "group": "memory", "title": "echo, memory per connection",
+                       "metric": "kib_per_connection", "params": {"behaviour": "echo", "conns": 100}}],
+        "per_connection": [
+            {"scenario": "memory-echo", "server": "raw", "kind": "implementation", "behaviour": "echo",
+             "label": "impl_raw", "status": "ok", "reason": None, "median": held},
+            {"scenario": "memory-echo", "server": "uvloop", "kind": "reference", "behaviour": "echo",
+             "label": "uvloop", "status": "ok", "reason": None,
+             "median": dict(held, kib_per_connection=2.0)}],
+        "memory_ratios": [{"id": "raw-memory-echo", "title": "raw vs uvloop", "scenario": "memory-echo",
+                           "ratio": 0.75, "target": 1.0, "met": True}]}))
+    table, ratios = load_bench(tmp_path, "echo").tables
+    assert table["title"] == "echo, memory per connection (memory-echo)"
+    assert table["rows"] == [["impl_raw", 1.5, "100/100", "ok"], ["uvloop (reference)", 2.0, "100/100", "ok"]]
+    assert ratios["rows"] == [["raw vs uvloop", "memory-echo", 0.75, 1.0, "met"]]
+    assert "no figures for urlecho" in load_bench(tmp_path, "urlecho").problem
 
 
 @pytest.fixture

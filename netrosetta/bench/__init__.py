@@ -1,6 +1,7 @@
 """``netrosetta bench``: the implementations measured side by side, against real references.
 
-    netrosetta bench [--impl raw,twisted,tornado,asyncio] [--behaviour echo,multiport,urlecho,scaling]
+    netrosetta bench [--impl raw,twisted,tornado,asyncio]
+                     [--behaviour echo,multiport,urlecho,scaling,memory]
                      [--scenario ID,...] [--quick | --tiny] [--runs N] [--duration S]
                      [--no-references] [--out DIR]
 
@@ -18,9 +19,19 @@ reference of its target, and every other round runs backwards (ABBA), so a load 
 the run weighs on both sides of a ratio alike. Where the client saturates its core (it does against nginx
 and the fastest servers) the fair comparison is server CPU time per request, so both are reported.
 
+Memory per connection (group ``memory``, scenarios ``memory-echo`` and ``memory-urlecho``): each server
+is started afresh, warmed up with a few connections (closed again, and waited for until its descriptor
+count is back), its RSS read; then the load generator opens N connections (10,000 in a full run), uses
+each once (one 1 KiB message echoed, or one keep-alive GET answered) and holds them all open while the
+server's RSS is read again. (RSS with - RSS before) / N is its resident memory per connection. RSS is
+VmRSS summed over the server process and its descendants (nginx runs as one process here,
+``master_process off``; nginx preallocates its ``worker_connections`` slots at start, so that part of
+its cost is in its baseline). ``--loop select`` variants are not in this scenario: select() cannot
+watch a descriptor past FD_SETSIZE (1,024), by design.
+
 Output, under ``--out`` (default ``bench-results/``): ``bench.json``, ``bench.md`` (Markdown tables)
 and PNG charts (``echo.png``, ``stream.png``, ``multiport.png``, ``urlecho.png``, ``scaling.png``,
-``targets.png``); and a table on stdout.
+``memory.png``, ``targets.png``); and a table on stdout.
 
 JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
 
@@ -31,14 +42,16 @@ JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
       "machine": {"cpu": str, "cores": int, "memory_gib": float, "kernel": str, "python": str,
                   "server_core": int | null, "client_core": int | null, "pinned": bool},
       "settings": {"runs": int, "duration_s": float, "wrk_s": int, "requests": int | null,
-                   "stream_bytes": int, "idle_scaling": int, "idle_urlecho": int, "idle_over": int},
+                   "stream_bytes": int, "idle_scaling": int, "idle_urlecho": int, "idle_over": int,
+                   "memory_conns": int, "memory_runs": int},
       "tools": {"loadgen": {"ok": bool, "path": str | null, "reason": str | null},
                 "wrk": {"ok": bool, "path": str | null, "reason": str | null}},
       "servers": [{"id": str, "kind": "implementation" | "reference", "behaviour": str,
                    "group": str, "label": str, "status": "ok" | "skipped" | "failed",
                    "reason": str | null}],
-      "scenarios": [{"id": str, "group": "echo" | "multiport" | "urlecho" | "scaling",
-                     "title": str, "tool": str, "metric": "requests_per_s" | "mib_per_s",
+      "scenarios": [{"id": str, "group": "echo" | "multiport" | "urlecho" | "scaling" | "memory",
+                     "title": str, "tool": str,
+                     "metric": "requests_per_s" | "mib_per_s" | "kib_per_connection",
                      "params": {...}}],
       "results": [{"scenario": str, "server": str, "kind": str,
                    "status": "ok" | "error" | "skipped", "reason": str | null,
@@ -55,6 +68,13 @@ JSON schema (``bench.json``, ``"schema": "netrosetta-bench/1"``)::
                    "idle_open": int | null, "idle_failed": int | null, "idle_dropped": int | null,
                    "over": {"requests_per_s": float | null, "errors": int | null,
                             "idle_open": int | null, "idle_failed": int | null} | null}],
+      "per_connection": [{"scenario": str, "server": str, "kind": str, "behaviour": str,
+                          "label": str, "status": "ok" | "error" | "skipped", "reason": str | null,
+                          "runs": [HELD, ...], "median": HELD | null}],
+      "memory_ratios": [{"id": str, "title": str, "scenario": str, "server": str, "reference": str,
+                         "kib_per_connection": float, "reference_kib_per_connection": float,
+                         "ratio": float, "rounds": [float | null], "target": float,
+                         "met": bool}],
       "calibration": CALIBRATION | null,
       "python_costs": PYTHON_COSTS | null,
       "nginx_keepalive": {"requests_per_s": float, "cpu_us_per_request": float | null} | null
@@ -78,6 +98,20 @@ FIGURES (one run, or the medians of the runs; errors are summed, peak RSS is the
      "idle_requested": int, "idle_open": int, "idle_failed": int, "idle_dropped": int,
      "stream_cpu_us_per_mib": [float]}
 
+HELD (one fresh server holding the memory scenario's connections; in a median, the medians, with
+the fewest held and the most failed or dropped)::
+
+    {"requested": int, "held": int, "failed": int, "dropped": int, "processes": int,
+     "rss_before_kib": int, "rss_with_kib": int, "kib_per_connection": float | null,
+     "open_s": float}
+
+``held``: connections served once and open when the RSS was read; ``failed``: refused, reset or not
+served; ``dropped``: closed by the server while held (counted until the load generator let go).
+``kib_per_connection`` divides by ``held``. ``memory_ratios`` are ours / the reference in KiB per
+connection, paired round by round like the others (median over the rounds); lower is better, and
+``met`` is ``ratio <= target``. ``per_connection`` and ``memory_ratios`` came later still (absent from
+older runs).
+
 ``stream_cpu_us_per_mib`` is the server's CPU per MiB of each stream of a streaming run, in order
 (empty for the other scenarios; in a median, every stream of every run).
 
@@ -94,11 +128,13 @@ compares the headline with the issue's target.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import math
 import os
 import platform
+import resource
 import signal
 import statistics
 import sys
@@ -118,7 +154,7 @@ MIB = 1024 * 1024
 KIB = 1024
 RSS_LIMIT_MIB = 64
 CLIENT_BOUND = 0.9  # a client using 90% of its core may be what limits the rate
-GROUPS = ("echo", "multiport", "urlecho", "scaling")
+GROUPS = ("echo", "multiport", "urlecho", "scaling", "memory")
 MULTIPORT_PORTS = 3
 MAX_STREAMS = 8  # streams of stream_bytes per measurement, each on its own connection
 # An implementation and the reference of its streaming target take turns, stream by stream, at least
@@ -161,16 +197,26 @@ SCENARIOS = [
     Scenario("urlecho-close-c50", "urlecho", "urlecho new connection per request, 50 clients",
              "loadgen http --close", params={"conns": 50, "close": True}, modes=("full", "quick", "tiny")),
     Scenario("urlecho-keepalive-c50-idle100", "urlecho",
-             "urlecho keep-alive, 50 connections + 100 idle keep-alive", "wrk + loadgen hold",
+             "urlecho keep-alive, 50 connections + {idle:,} idle keep-alive", "wrk + loadgen hold",
              params={"conns": 50, "idle": "idle_urlecho"}),
     Scenario("scaling-c10", "scaling", "echo 1 KiB ping-pong, 10 connections", "loadgen pingpong",
              params={"size": KIB, "conns": 10}, modes=("full", "quick", "tiny")),
-    Scenario("scaling-c10-idle", "scaling", "the same beside 1,000 idle connections", "loadgen pingpong",
+    Scenario("scaling-c10-idle", "scaling", "the same beside {idle:,} idle connections", "loadgen pingpong",
              params={"size": KIB, "conns": 10, "idle": "idle_scaling"}, modes=("full", "quick", "tiny")),
     # select(2) cannot watch a descriptor >= FD_SETSIZE (1024): raw --loop select must refuse some of
     # these, cleanly. Its errors here are the lesson, shown as measured.
-    Scenario("scaling-c10-idle-over", "scaling", "the same beside 1,100 idle connections (beyond FD_SETSIZE)",
-             "loadgen pingpong", params={"size": KIB, "conns": 10, "idle": "idle_over"}),
+    Scenario("scaling-c10-idle-over", "scaling",
+             "the same beside {idle:,} idle connections (beyond FD_SETSIZE)", "loadgen pingpong",
+             params={"size": KIB, "conns": 10, "idle": "idle_over"}),
+    # Resident memory per connection (the module's docstring says how it is measured).
+    Scenario("memory-echo", "memory", "echo, resident memory per connection, {conns:,} connections held open",
+             "loadgen hold", metric="kib_per_connection",
+             params={"behaviour": "echo", "size": KIB, "conns": "memory_conns"},
+             modes=("full", "quick", "tiny")),
+    Scenario("memory-urlecho", "memory",
+             "urlecho, resident memory per connection, {conns:,} keep-alive connections held open",
+             "loadgen hold --http", metric="kib_per_connection",
+             params={"behaviour": "urlecho", "conns": "memory_conns"}, modes=("full", "quick", "tiny")),
 ]
 
 # The issue's targets: (id, title, scenario, ours, reference, target).
@@ -205,6 +251,28 @@ TARGETS = [
      None),
 ]
 
+# The issue's memory targets, lower is better: (id, title, scenario, ours, reference, at most this
+# many times the reference's KiB per connection).
+MEMORY_TARGETS = [
+    ("raw-memory-echo", "raw echo memory/conn vs uvloop", "memory-echo", "raw", "uvloop", 1.0),
+    ("twisted-memory-echo", "twisted echo memory/conn vs Twisted echoserv", "memory-echo", "twisted",
+     "twisted-echoserv", 1.2),
+    ("twisted-memory-urlecho", "twisted urlecho memory/conn vs bare twisted.web", "memory-urlecho", "twisted",
+     "twisted-web", 1.2),
+    ("tornado-memory-echo", "tornado echo memory/conn vs Tornado tcpecho", "memory-echo", "tornado",
+     "tornado-tcpecho", 1.2),
+    ("tornado-memory-urlecho", "tornado urlecho memory/conn vs bare tornado.web", "memory-urlecho", "tornado",
+     "tornado-web", 1.2),
+    ("asyncio-memory-echo", "asyncio echo memory/conn vs the docs' streams echo", "memory-echo", "asyncio",
+     "asyncio-streams-stock", 1.2),
+    ("asyncio-protocol-memory-echo", "asyncio --model protocol echo memory/conn vs asyncio Protocol",
+     "memory-echo", "asyncio-protocol", "asyncio-stock", 1.2),
+]
+# Connections of the memory scenario used once and closed before the baseline is read, so that what
+# a server sets up lazily on its first connection or request is not counted per connection.
+MEMORY_WARM_UP = 20
+MEMORY_OPEN_TIMEOUT = 120.0  # seconds to open and serve them all (a slow server, a busy machine)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -219,13 +287,18 @@ class Settings:
     idle_scaling: int = 1000
     idle_urlecho: int = 100
     idle_over: int = 1100
+    memory_conns: int = 10_000
+    # One fresh start per server and round: 10,000 connections take a slow server tens of seconds,
+    # and the figure moves little between starts (the README judges on the median of five runs).
+    memory_runs: int = 1
 
 
 MODES = {
     "full": Settings("full", runs=3, duration=2.0, wrk_seconds=2, requests=None, stream_bytes=256 * MIB),
-    "quick": Settings("quick", runs=2, duration=0.5, wrk_seconds=1, requests=None, stream_bytes=64 * MIB),
+    "quick": Settings("quick", runs=2, duration=0.5, wrk_seconds=1, requests=None, stream_bytes=64 * MIB,
+                      memory_conns=2000),
     "tiny": Settings("tiny", runs=1, duration=0.5, wrk_seconds=1, requests=300, stream_bytes=4 * MIB,
-                     idle_scaling=100, idle_urlecho=10),
+                     idle_scaling=100, idle_urlecho=10, memory_conns=200),
 }
 
 
@@ -354,6 +427,43 @@ class Bench:
         return {target_id: _figures(report, SimpleNamespace(cpu=cpu, peak_kib=peak), report["bytes"])
                 for target_id, (report, cpu, peak) in turns.items()}
 
+    def measure_memory(self, scenario: Scenario, target: Target, count: int) -> dict:
+        """One fresh server of ``target``: its RSS after a warm-up, then with ``count`` connections
+        served once and held open (HELD in the module's docstring)."""
+        http = scenario.params["behaviour"] == "urlecho"
+        size = scenario.params.get("size", KIB)
+        timeout = MEMORY_OPEN_TIMEOUT
+        if http and target.kind == "implementation":
+            # The slowest servers take tens of seconds to answer 10,000 new connections on a busy
+            # machine, and our keep-alive idle timeout (60 s) would close the first ones meanwhile.
+            # A timer's memory does not depend on its duration.
+            target = dataclasses.replace(target, argv=(*target.argv, "--idle-timeout", str(timeout * 3)))
+        # nginx closes idle keep-alive connections once fewer than 1/16 of its slots are free.
+        server = servers.start(target, self.server_core, connections=(count + MEMORY_WARM_UP) * 9 // 8 + 64)
+        try:
+            fds = servers.open_fds(server.pid)
+            clients.hold(self.loadgen, server.ports[0], MEMORY_WARM_UP, http, self.client_core, timeout,
+                         lambda: None, size=size)
+            _settle(server, fds)
+            before, _ = servers.tree_rss_kib(server.pid)
+            started = time.monotonic()
+
+            def reading() -> tuple[int, int, float]:
+                return (*servers.tree_rss_kib(server.pid), time.monotonic() - started)
+
+            held, (with_, processes, opened), final = clients.hold(
+                self.loadgen, server.ports[0], count, http, self.client_core, timeout, reading, size=size)
+            if not server.alive():
+                raise ServerError(f"server exited (status {server.proc.returncode}): "
+                                  f"{server.stderr_tail(300)}")
+        finally:
+            server.stop()
+        n = held["held"]
+        return {"requested": count, "held": n, "failed": final["idle_failed"],
+                "dropped": final["idle_dropped"], "processes": processes, "rss_before_kib": before,
+                "rss_with_kib": with_,
+                "kib_per_connection": (with_ - before) / n if n else None, "open_s": round(opened, 2)}
+
     def stream_turns(self, runs: list[servers.Running], core: int | None, wait: float,
                      warm_up: bool = False) -> dict[str, tuple[dict, float, int]]:
         """Stream ``stream_bytes`` through each server in turn, on a new connection each time, again
@@ -404,6 +514,33 @@ class Bench:
         return report, monitor.cpu, monitor.peak_kib
 
 
+def _settle(server: servers.Running, fds: int, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the server has closed the warm-up's connections: its descriptor count is
+    back where it was."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while servers.open_fds(server.pid) > fds and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _held_median(runs: list[dict]) -> dict | None:
+    """The medians of HELD figures: the fewest held, the most failed or dropped, medians of the rest."""
+    if not runs:
+        return None
+    median: dict = {}
+    for key in runs[0]:
+        values = [run[key] for run in runs]
+        numbers = [v for v in values if v is not None]
+        if key == "held":
+            median[key] = min(values)
+        elif key in ("failed", "dropped", "processes"):
+            median[key] = max(values)
+        else:
+            median[key] = statistics.median(numbers) if numbers else None
+    return median
+
+
 def _median(runs: list[dict]) -> dict | None:
     if not runs:
         return None
@@ -448,7 +585,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--impl", action="append", default=[],
                         help="implementations, comma-separated (raw, twisted, tornado, asyncio); default all")
     parser.add_argument("--behaviour", "--behavior", action="append", default=[],
-                        help="groups, comma-separated (echo, multiport, urlecho, scaling); default all")
+                        help="groups, comma-separated (echo, multiport, urlecho, scaling, memory); "
+                             "default all")
     parser.add_argument("--scenario", action="append", default=[],
                         help="only these scenarios, comma-separated (ids as in the tables)")
     speed = parser.add_mutually_exclusive_group()
@@ -496,10 +634,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     settings = MODES[mode]
     if args.runs or args.duration:
-        settings = Settings(mode, args.runs or settings.runs, args.duration or settings.duration,
-                            max(1, round(args.duration or settings.wrk_seconds)), settings.requests,
-                            settings.stream_bytes, settings.idle_scaling, settings.idle_urlecho,
-                            settings.idle_over)
+        settings = dataclasses.replace(
+            settings, runs=args.runs or settings.runs, duration=args.duration or settings.duration,
+            wrk_seconds=max(1, round(args.duration or settings.wrk_seconds)),
+            memory_runs=args.runs or settings.memory_runs)
     out = Path(args.out)
     started, wall = _utc(), time.monotonic()
     server_core, client_core = _cores()
@@ -509,8 +647,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": {"runs": settings.runs, "duration_s": settings.duration, "wrk_s": settings.wrk_seconds,
                      "requests": settings.requests, "stream_bytes": settings.stream_bytes,
                      "idle_scaling": settings.idle_scaling, "idle_urlecho": settings.idle_urlecho,
-                     "idle_over": settings.idle_over},
+                     "idle_over": settings.idle_over, "memory_conns": settings.memory_conns,
+                     "memory_runs": settings.memory_runs},
         "tools": {}, "servers": [], "scenarios": [], "results": [], "ratios": [], "memory": [], "scaling": [],
+        "per_connection": [], "memory_ratios": [],
         "calibration": None, "python_costs": None, "nginx_keepalive": None,
     }
     try:
@@ -521,23 +661,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     wrk_path, wrk_reason = (clients.wrk_status() if "urlecho" in groups else (None, "not needed"))
     document["tools"]["wrk"] = {"ok": wrk_path is not None, "path": wrk_path, "reason": wrk_reason}
-    if not args.no_references and "urlecho" in groups:
+    if not args.no_references and ("urlecho" in groups or "memory" in groups):
         servers.ensure_program("nginx", "nginx-light")
     if not args.no_references and mode != "tiny":
         servers.ensure_program("node", "nodejs")
 
     plan = []
+    memory_plan: list[tuple[Scenario, list[Target], dict]] = []
     for group in groups:
         scenarios = [sc for sc in SCENARIOS if sc.group == group
                      and (sc.id in only if only else mode in sc.modes)]
         if not scenarios:
             continue
+        for sc in scenarios:
+            params = _params(sc, settings)
+            document["scenarios"].append({"id": sc.id, "group": sc.group, "title": sc.title.format(**params),
+                                          "tool": sc.tool, "metric": sc.metric, "params": params})
+        if group == "memory":
+            # One server at a time, each started afresh: not the group's shared servers.
+            memory_plan = [(sc, _memory_targets(sc, impls, not args.no_references), _params(sc, settings))
+                           for sc in scenarios]
+            continue
         targets = servers.implementations(group, impls)
         if not args.no_references:
             targets += servers.references(group)
         plan.append((group, scenarios, targets))
-        document["scenarios"] += [{"id": sc.id, "group": sc.group, "title": sc.title, "tool": sc.tool,
-                                   "metric": sc.metric, "params": _params(sc, settings)} for sc in scenarios]
 
     # Know the machine: how fast it runs Python today, on the core the servers will run on.
     calibrations = [calibration.calibrate(core=server_core)]
@@ -553,9 +701,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with report.progress(disabled=args.no_progress) as bar:
             total = sum(len(sc) * len(tg) * settings.runs for _, sc, tg in plan)
+            total += sum(len(tg) * settings.memory_runs for _, tg, _ in memory_plan)
             task = bar.add_task("bench", total=total)
             for group, scenarios, targets in plan:
                 _run_group(bench, document, group, scenarios, targets, bar, task)
+            for scenario, targets, params in memory_plan:
+                _run_memory(bench, document, scenario, targets, params["conns"], bar, task)
         calibrations.append(calibration.calibrate(core=server_core))
     except KeyboardInterrupt:
         sys.stderr.write("netrosetta bench: interrupted; every server it started is stopped\n")
@@ -565,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.sched_setaffinity(0, previous_affinity)
     document["calibration"] = calibration.combine(calibrations)
     report.derive(document, TARGETS, RSS_LIMIT_MIB, CLIENT_BOUND)
+    report.derive_memory(document, MEMORY_TARGETS)
     document["finished"] = _utc()
     document["wall_s"] = round(time.monotonic() - wall, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -596,6 +748,14 @@ def _params(scenario: Scenario, settings: Settings) -> dict:
     params = {k: v for k, v in scenario.params.items() if k != "idle"}
     if "idle" in scenario.params:
         params["idle"] = getattr(settings, scenario.params["idle"])
+    if scenario.group == "memory":
+        params["conns"] = settings.memory_conns
+        # Each connection is a descriptor in the client and in the server (both raise their soft
+        # limit to the hard one): past the hard limit, fewer are asked for, and the params say so.
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard - MEMORY_WARM_UP - 64 < params["conns"]:
+            params["conns"] = max(hard - MEMORY_WARM_UP - 64, 1)
+            params["capped_by_nofile_limit"] = hard
     if scenario.params.get("stream"):
         params["bytes"] = settings.stream_bytes
     return params
@@ -656,7 +816,48 @@ def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenari
         document["results"].append(result)
 
 
-def _paired(targets: list[Target]) -> list[Target]:
+def _memory_targets(scenario: Scenario, impls: tuple[str, ...], references: bool) -> list[Target]:
+    """The servers of a memory scenario: our default variants (and the extra models the targets
+    name), and the references of its behaviour; never a select() loop."""
+    behaviour = scenario.params["behaviour"]
+    targets = servers.implementations(behaviour, impls)
+    if references:
+        targets += servers.references(behaviour)
+    return _paired(targets, MEMORY_TARGETS)
+
+
+def _run_memory(bench: Bench, document: dict, scenario: Scenario, targets: list[Target], count: int,
+                bar, task) -> None:
+    """The memory scenario: ``memory_runs`` rounds, each server started afresh for each measurement,
+    every other round backwards (ABBA)."""
+    results = {t.id: {"scenario": scenario.id, "server": t.id, "kind": t.kind, "behaviour": t.behaviour,
+                      "label": t.label, "status": "ok", "reason": None, "runs": [], "median": None}
+               for t in targets}
+    for run in range(bench.settings.memory_runs):
+        for target in targets if run % 2 == 0 else targets[::-1]:
+            bar.update(task, description=f"{scenario.id} · {target.id}")
+            result = results[target.id]
+            why = target.missing()
+            if why is not None:
+                result.update(status="skipped", reason=why)
+                bar.advance(task)
+                continue
+            try:
+                figures = bench.measure_memory(scenario, target, count)
+            except (ServerError, clients.ToolError, OSError, ValueError, KeyError) as error:
+                result.update(status="error", reason=f"{error}"[:600])
+            else:
+                result["runs"].append(figures)
+                if figures["held"] < count or figures["dropped"]:
+                    result.update(status="error", reason=f"{figures['held']} of {count} held, "
+                                  f"{figures['failed']} failed, {figures['dropped']} dropped")
+            bar.advance(task)
+    for result in results.values():
+        result["median"] = _held_median(result["runs"])
+        document["per_connection"].append(result)
+
+
+def _paired(targets: list[Target], table: list | None = None) -> list[Target]:
     """The measuring order: each implementation straight before the reference of its target.
 
     The machine is shared and its load drifts: what a ratio compares is best measured seconds
@@ -668,7 +869,7 @@ def _paired(targets: list[Target]) -> list[Target]:
         if target.kind != "implementation" or target in order:
             continue
         order.append(target)
-        for _, _, _, ours, reference, goal in TARGETS:
+        for _, _, _, ours, reference, goal in TARGETS if table is None else table:
             if goal and ours == target.id and reference in by_id and by_id[reference] not in order:
                 order.append(by_id[reference])
     return order + [target for target in targets if target not in order]

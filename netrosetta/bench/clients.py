@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from netrosetta.bench.servers import REPO, ensure_program
 
@@ -24,6 +27,7 @@ WRK_SCRIPT = HERE / "report.lua"
 BUILD = REPO / "build" if (REPO / "pyproject.toml").exists() else \
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netrosetta"
 URL_PATH = "/bench/echo?n=1"
+T = TypeVar("T")
 
 
 class ToolError(Exception):
@@ -139,6 +143,62 @@ def collect_loadgen(started, timeout: float) -> dict:
     report = json.loads(text.strip().splitlines()[-1])
     report["client_cpu_s"] = cpu
     return report
+
+
+def hold(binary: Path, port: int, count: int, http: bool, core: int | None, timeout: float,
+         while_held: Callable[[], T], size: int = 1024) -> tuple[dict, T, dict]:
+    """Open ``count`` connections to ``port``, use each once (one echoed message, or with ``http`` one
+    keep-alive GET), call ``while_held`` with all of them open, then close them. Returns (what was
+    held when ``while_held`` ran, its result, the load generator's final report: connections the
+    server dropped while they were held count in its ``idle_dropped``)."""
+    argv = [str(binary), "hold", "--ports", str(port), "--idle", str(count), "--until-eof",
+            "--timeout", str(timeout), "--duration", str(timeout * 2),
+            *(["--http"] if http else ["--size", str(size)])]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                preexec_fn=_pin(core))
+        try:
+            line = _first_line(proc, timeout + 10)
+            if not line:
+                err.seek(0)
+                raise ToolError(f"loadgen hold said nothing (status {proc.poll()}): "
+                                f"{err.read().decode(errors='replace').strip()[-300:]}")
+            held = json.loads(line)
+            result = while_held()
+            proc.stdin.close()  # EOF: the load generator closes every connection and reports
+            status, cpu = _wait_bounded(proc, 30)
+            rest = proc.stdout.read().decode()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
+        if status != 0 or not rest.strip():
+            err.seek(0)
+            raise ToolError(f"loadgen hold exited with status {status}: "
+                            f"{err.read().decode(errors='replace').strip()[-300:]}")
+    final = json.loads(rest.strip().splitlines()[-1])
+    final["client_cpu_s"] = cpu
+    return held, result, final
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The first line a child writes on its stdout pipe, waiting ``timeout`` seconds at most."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    fd = proc.stdout.fileno()
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ToolError(f"{Path(proc.args[0]).name} said nothing within {timeout:.0f}s")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\n", 1)[0].decode()
 
 
 def wrk_status() -> tuple[str | None, str | None]:

@@ -16,10 +16,13 @@
  *   stream    one connection sends --total bytes as fast as the server takes them while reading the
  *             echo back as it comes (full duplex, not in step), then closes once all is back.
  *   hold      only the idle connections: open --idle connections, use each once (--http: one GET
- *             each), hold them open for D seconds (to sit beside wrk).
+ *             each), hold them open for D seconds (to sit beside wrk). With --until-eof, print a first
+ *             JSON line {"held": ...} once all are settled, then hold them until stdin reaches EOF
+ *             (D seconds at most): the bench reads the server's memory in between.
  * --idle I opens I extra connections first, uses each once (so the server has really accepted
  * them), then holds them open, idle, during the load. Connections the server refuses or drops are
- * counted, never hidden.
+ * counted, never hidden. At most IDLE_IN_FLIGHT of them are opening at a time: thousands of SYNs at
+ * once would overflow the server's listen queue and wait on SYN retries (1 s, 3 s, 7 s...).
  *
  * Build: cc -O2 -o loadgen loadgen.c
  */
@@ -29,6 +32,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,7 @@
 #include <unistd.h>
 
 #define MAX_PORTS 64
+#define IDLE_IN_FLIGHT 256
 #define PATTERN_PERIOD 251
 #define HTTP_BUF 65536
 /* Latency histogram: 1 us buckets up to 100 ms, then 100 us buckets up to 10 s, then overflow. */
@@ -83,7 +88,8 @@ static struct {
     double timeout;
     const char *path;
     int http_idle;
-} opt = {PINGPONG, "127.0.0.1", {0}, 0, 10, 1024, 2.0, 0, 0, 0, 0, 64 << 20, 10.0, "/bench?x=1", 0};
+    int until_eof;
+} opt = {PINGPONG, "127.0.0.1", {0}, 0, 10, 1024, 2.0, 0, 0, 0, 0, 64 << 20, 10.0, "/bench?x=1", 0, 0};
 
 static int ep;
 static struct conn *conns;
@@ -188,7 +194,7 @@ static void reopen(struct conn *c) {
 
 static void fail(struct conn *c, enum error_kind kind) {
     if (c->idle) {
-        if (c->state == IDLE) idle_dropped++;
+        if (c->state == IDLE) { idle_dropped++; idle_open--; }
         else idle_failed++;
         close_conn(c);
         return;
@@ -352,7 +358,7 @@ static int parse_ports(const char *text) {
 static void usage(void) {
     fprintf(stderr, "usage: loadgen pingpong|http|stream|hold --ports P[,P...] [--host H] [--conns C] "
                     "[--size M] [--duration D] [--requests N] [--idle I] [--tagged] [--close] "
-                    "[--http] [--total BYTES] [--timeout S] [--path P]\n");
+                    "[--http] [--until-eof] [--total BYTES] [--timeout S] [--path P]\n");
     exit(2);
 }
 
@@ -399,18 +405,20 @@ static void dispatch(struct epoll_event *events, int n) {
 
 /* Open the idle connections, use each once, and wait until all are settled (bounded). */
 static void open_idle(void) {
-    for (int i = 0; i < opt.idle; i++) {
-        struct conn *c = &conns[nconns++];
-        c->idle = 1;
-        c->port_index = i % opt.nports;
-        if (open_conn(c) < 0) idle_failed++;
-    }
     struct epoll_event events[256];
     uint64_t deadline = now_ns() + (uint64_t)(opt.timeout * 1e9);
+    int opened = 0;
     while (idle_open + idle_failed + idle_dropped < opt.idle && now_ns() < deadline) {
+        while (opened < opt.idle && opened - (idle_open + idle_failed + idle_dropped) < IDLE_IN_FLIGHT) {
+            struct conn *c = &conns[nconns++];
+            c->idle = 1;
+            c->port_index = opened++ % opt.nports;
+            if (open_conn(c) < 0) idle_failed++;
+        }
         int n = epoll_wait(ep, events, 256, 50);
         dispatch(events, n > 0 ? n : 0);
     }
+    idle_failed += opt.idle - opened; /* never opened: the deadline came first */
     for (int i = 0; i < nconns; i++)
         if (conns[i].fd >= 0 && conns[i].state != IDLE) { close_conn(&conns[i]); idle_failed++; }
 }
@@ -495,6 +503,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--tagged")) { opt.tagged = 1; continue; }
         if (!strcmp(a, "--close")) { opt.close_each = 1; continue; }
         if (!strcmp(a, "--http")) { opt.http_idle = 1; continue; }
+        if (!strcmp(a, "--until-eof")) { opt.until_eof = 1; continue; }
         if (!v) usage();
         i++;
         if (!strcmp(a, "--host")) opt.host = v;
@@ -565,6 +574,11 @@ int main(int argc, char **argv) {
         c->port_index = i % opt.nports;
         if (open_conn(c) < 0) errors[E_CONNECT]++;
     }
+    if (opt.until_eof) {
+        printf("{\"held\": %d, \"idle_failed\": %d, \"idle_dropped\": %d}\n", idle_open, idle_failed,
+               idle_dropped);
+        fflush(stdout);
+    }
     uint64_t start = now_ns();
     uint64_t end = start + (uint64_t)(opt.duration * 1e9);
     uint64_t hard_end = opt.requests_limit ? start + (uint64_t)(opt.timeout * 3e9) : end;
@@ -578,6 +592,11 @@ int main(int argc, char **argv) {
         if (t >= end) break;
         if (opt.requests_limit && requests_done >= opt.requests_limit) break;
         if (t - last_check > 100000000ull) { check_timeouts(t); last_check = t; }
+        if (opt.until_eof) {
+            struct pollfd in = {.fd = 0, .events = POLLIN};
+            char byte[64];
+            if (poll(&in, 1, 0) > 0 && read(0, byte, sizeof byte) <= 0) break;
+        }
     }
     if (opt.requests_limit && requests_done < opt.requests_limit && now_ns() >= hard_end)
         errors[E_TIMEOUT] += opt.requests_limit - requests_done;

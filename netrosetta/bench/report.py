@@ -74,6 +74,38 @@ def derive(document: dict, targets: list, rss_limit: float, client_bound: float)
         })
 
 
+def _held(document: dict, scenario: str, server: str) -> dict | None:
+    for result in document.get("per_connection", []):
+        if result["scenario"] == scenario and result["server"] == server:
+            return result
+    return None
+
+
+def derive_memory(document: dict, targets: list) -> None:
+    """Fill in the memory targets' ratios (ours / the reference in KiB per connection, lower is better),
+    paired round by round where both sides have every round."""
+    document.setdefault("memory_ratios", [])
+    for rid, title, scenario, ours, reference, target in targets:
+        mine, theirs = _held(document, scenario, ours), _held(document, scenario, reference)
+        if not mine or not theirs or not mine["median"] or not theirs["median"]:
+            continue
+        ours_kib, their_kib = mine["median"]["kib_per_connection"], theirs["median"]["kib_per_connection"]
+        if ours_kib is None or not their_kib or their_kib <= 0:
+            continue
+        if len(mine["runs"]) == len(theirs["runs"]):
+            rounds = [a["kib_per_connection"] / b["kib_per_connection"]
+                      if a["kib_per_connection"] is not None and b["kib_per_connection"] else None
+                      for a, b in zip(mine["runs"], theirs["runs"], strict=True)]
+        else:
+            rounds = [ours_kib / their_kib]
+        ratio = _median_of(rounds)
+        document["memory_ratios"].append({
+            "id": rid, "title": title, "scenario": scenario, "server": ours, "reference": reference,
+            "kib_per_connection": ours_kib, "reference_kib_per_connection": their_kib, "ratio": ratio,
+            "rounds": rounds, "target": target, "met": None if ratio is None else ratio <= target,
+        })
+
+
 def _over(document: dict, server: str) -> dict | None:
     result = _result(document, "scaling-c10-idle-over", server)
     if not result or not result["median"]:
@@ -193,7 +225,8 @@ def _ratio_rows(document: dict) -> list[list[str]]:
                                                  f"missed by {short:.1f}%")
         source = ("CPU/MiB" if r["metric"] == "mib_per_s" else
                   "CPU/req" if r["client_bound"] else "throughput")
-        rows.append([r["title"], _num(r["throughput_ratio"], 2) + "x", _num(r["cpu_ratio"], 2) + "x",
+        rows.append([r["title"], r["scenario"], _num(r["throughput_ratio"], 2) + "x",
+                     _num(r["cpu_ratio"], 2) + "x",
                      source, _num(r["headline"], 3) + "x",
                      " ".join(_num(x, 2) for x in r["headline_rounds"]),
                      "—" if r["target"] is None else f">= {r['target']}x", verdict])
@@ -230,8 +263,60 @@ def machine_rows(document: dict) -> list[list[str]]:
     return rows
 
 
-RATIO_COLUMNS = ("ratio", "throughput", "CPU/req", "headline from", "headline", "each round", "target",
-                 "verdict")
+RATIO_COLUMNS = ("ratio", "scenario", "throughput", "CPU/req", "headline from", "headline", "each round",
+                 "target", "verdict")
+MEMORY_RATIO_COLUMNS = ("ratio", "scenario", "ours KiB/conn", "reference KiB/conn", "ratio (lower is better)",
+                        "each round", "target", "verdict")
+PER_CONNECTION_COLUMNS = ("server", "kind", "behaviour", "KiB/conn echo", "KiB/conn urlecho",
+                          "connections served/opened", "RSS before → with, MiB")
+
+
+def _exceeded(value: float | None, target: float | None) -> str:
+    """The verdict on a lower-is-better ratio: met, or by how much it is over."""
+    if value is None or target is None:
+        return "—"
+    if value <= target:
+        return "met"
+    over = (value / target - 1) * 100
+    return f"missed by {over:.0f}%" if over >= 1 else f"missed by {over:.1f}%"
+
+
+def memory_ratio_rows(document: dict) -> list[list[str]]:
+    """The memory targets of one run: ours and the reference in KiB per connection, the ratio."""
+    return [[r["title"], r["scenario"], _num(r["kib_per_connection"], 2),
+             _num(r["reference_kib_per_connection"], 2), _num(r["ratio"], 2) + "x",
+             " ".join(_num(x, 2) for x in r["rounds"]), f"<= {r['target']}x",
+             _exceeded(r["ratio"], r["target"])] for r in document.get("memory_ratios", [])]
+
+
+def per_connection_rows(document: dict) -> list[list[str]]:
+    """One row per server of the memory scenarios: KiB per connection for echo and for urlecho."""
+    rows: dict[str, dict] = {}
+    for result in document.get("per_connection", []):
+        row = rows.setdefault(result["server"], {"kind": result["kind"], "behaviours": [], "cells": {}})
+        behaviour = result["behaviour"]
+        row["behaviours"].append(behaviour)
+        m = result["median"]
+        if result["status"] == "skipped" or not m:
+            row["cells"][behaviour] = ("skipped" if result["status"] == "skipped" else "error",
+                                       f"{behaviour}: {result['reason']}", "")
+            continue
+        kib = _num(m["kib_per_connection"], 2)
+        served = f"{m['held']:,}/{m['requested']:,}"
+        if m["failed"] or m["dropped"]:
+            served += f" ({m['failed']:,} failed, {m['dropped']:,} dropped)"
+        rss = f"{m['rss_before_kib'] / 1024:.1f} → {m['rss_with_kib'] / 1024:.1f}"
+        several = len({r["behaviour"] for r in document["per_connection"] if r["server"] == result["server"]})
+        prefix = f"{behaviour} " if several > 1 else ""
+        row["cells"][behaviour] = (kib, prefix + served, prefix + rss)
+    table = []
+    for server, row in rows.items():
+        cells = row["cells"]
+        echo, urlecho = cells.get("echo", ("—", "", "")), cells.get("urlecho", ("—", "", ""))
+        table.append([server, row["kind"], ", ".join(row["behaviours"]), echo[0], urlecho[0],
+                      "; ".join(x for x in (echo[1], urlecho[1]) if x),
+                      "; ".join(x for x in (echo[2], urlecho[2]) if x)])
+    return table
 
 
 def _md_table(columns: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
@@ -269,13 +354,15 @@ def markdown(document: dict) -> str:
                      "under them.\n")
         parts.append(_md_table(MACHINE_COLUMNS, rows))
     if document["memory"]:
-        parts.append(f"## Memory: peak RSS while one client streams {s['stream_bytes'] // 2**20} MiB\n")
+        parts.append(f"## Memory: peak RSS while one client streams {s['stream_bytes'] // 2**20} MiB "
+                     f"(`echo-stream`)\n")
         rows = [[x["server"], x["kind"], _num(x["peak_rss_mib"], 1),
                  "—" if x["met"] is None else ("yes" if x["met"] else "NO")] for x in document["memory"]]
         limit = document["memory"][0]["limit_mib"]
         parts.append(_md_table(("server", "kind", "peak RSS MiB", f"< {limit} MiB"), rows))
     if document["scaling"]:
-        parts.append(f"## Scaling: 10 clients ping-pong beside {s['idle_scaling']} idle connections\n")
+        parts.append(f"## Scaling: 10 clients ping-pong beside {s['idle_scaling']} idle connections "
+                     f"(`scaling-c10`, `scaling-c10-idle`)\n")
         rows = [[x["server"], _num(x["requests_per_s"]), _num(x["requests_per_s_idle"]),
                  _num(x["ratio"], 2) + "x", _num(x["cpu_us_per_request"], 1),
                  _num(x["cpu_us_per_request_idle"], 1), f"{x['idle_open']}/{s['idle_scaling']}",
@@ -285,10 +372,28 @@ def markdown(document: dict) -> str:
                                rows))
         over = [x for x in document["scaling"] if x["over"]]
         if over:
-            parts.append(f"Beyond select's FD_SETSIZE: {s['idle_over']} idle connections, then 10 clients:\n")
+            parts.append(f"Beyond select's FD_SETSIZE: {s['idle_over']} idle connections, then 10 clients "
+                         f"(`scaling-c10-idle-over`):\n")
             rows = [[x["server"], f"{x['over']['idle_open']}/{s['idle_over']}", str(x["over"]["idle_failed"]),
                      _num(x["over"]["requests_per_s"]), str(x["over"]["errors"])] for x in over]
             parts.append(_md_table(("server", "idle served", "idle refused", "req/s", "client errors"), rows))
+    rows = per_connection_rows(document)
+    if rows:
+        conns = s.get("memory_conns", 0)
+        parts.append(f"## Memory per connection: {conns:,} connections served once and held open "
+                     "(`memory-echo`, `memory-urlecho`)\n")
+        parts.append("Each server started afresh and warmed up; its RSS (VmRSS of the process and its "
+                     "children) read before the connections and with all of them open, each used once "
+                     "(one 1 KiB message echoed, or one keep-alive GET answered): (with - before) / "
+                     f"connections held. Median of {s.get('memory_runs', 1)} fresh start(s). nginx is "
+                     "one process here and preallocates its connection slots at start, so that part "
+                     "of its cost is in its baseline.\n")
+        parts.append(_md_table(PER_CONNECTION_COLUMNS, rows))
+    if document.get("memory_ratios"):
+        parts.append("## Memory per connection against the targets\n")
+        parts.append("Ours / the reference in KiB per connection, the median over the rounds (each round "
+                     "both started afresh, one after the other); lower is better.\n")
+        parts.append(_md_table(MEMORY_RATIO_COLUMNS, memory_ratio_rows(document)))
     for scenario in document["scenarios"]:
         stream = scenario["metric"] == "mib_per_s"
         rows = [_row(r, stream) for r in document["results"] if r["scenario"] == scenario["id"]]
@@ -305,21 +410,32 @@ def markdown(document: dict) -> str:
 def print_tables(document: dict) -> None:
     """The tables on stdout (rich)."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    class Table(RichTable):
+        """rich's Table, taking its title and cells as plain text: a scenario id in brackets or an
+        error's "[Errno 24]" would otherwise be read as markup and vanish."""
+
+        def __init__(self, title: str, **options: object) -> None:
+            super().__init__(title=Text(title), **options)
+
+        def add_row(self, *cells: str) -> None:
+            super().add_row(*(Text(cell) for cell in cells))
 
     console = Console(width=140)
     for scenario in document["scenarios"]:
         results = [r for r in document["results"] if r["scenario"] == scenario["id"]]
         if not results:
             continue
-        table = Table(title=f"{scenario['title']} [{scenario['id']}]", title_justify="left")
+        table = Table(f"{scenario['title']} [{scenario['id']}]", title_justify="left")
         for column in COLUMNS:
             table.add_column(column, justify="left" if column == "server" else "right")
         for result in results:
             table.add_row(*_row(result, scenario["metric"] == "mib_per_s"))
         console.print(table)
     if document["ratios"]:
-        table = Table(title="Ratios against the targets", title_justify="left")
+        table = Table("Ratios against the targets", title_justify="left")
         for column in RATIO_COLUMNS:
             table.add_column(column)
         for row in _ratio_rows(document):
@@ -327,14 +443,25 @@ def print_tables(document: dict) -> None:
         console.print(table)
     rows = machine_rows(document)
     if rows:
-        table = Table(title="The machine, and the Python above the system calls", title_justify="left")
+        table = Table("The machine, and the Python above the system calls", title_justify="left")
         for column in MACHINE_COLUMNS:
             table.add_column(column)
         for row in rows:
             table.add_row(*row)
         console.print(table)
+    for title, columns, rows in (
+            ("Memory per connection [memory-echo, memory-urlecho]", PER_CONNECTION_COLUMNS,
+             per_connection_rows(document)),
+            ("Memory per connection against the targets", MEMORY_RATIO_COLUMNS, memory_ratio_rows(document))):
+        if rows:
+            table = Table(title, title_justify="left")
+            for column in columns:
+                table.add_column(column)
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
     if document["memory"]:
-        table = Table(title="Peak RSS while streaming", title_justify="left")
+        table = Table("Peak RSS while streaming [echo-stream]", title_justify="left")
         for column in ("server", "peak RSS MiB", "under limit"):
             table.add_column(column)
         for x in document["memory"]:
@@ -432,6 +559,27 @@ def charts(document: dict, out: Path) -> list[Path]:
         right.axvline(64, color="red", linestyle="--", linewidth=1)
         right.set_title("server peak RSS (MiB, limit 64)", fontsize=9)
         save(fig, "stream.png")
+    held = [r for r in document.get("per_connection", []) if r["median"]
+            and r["median"]["kib_per_connection"] is not None]
+    if held:
+        names = list(dict.fromkeys(r["server"] for r in held))
+        behaviours = [b for b in ("echo", "urlecho") if any(r["behaviour"] == b for r in held)]
+        fig, ax = plt.subplots(figsize=(7, 0.8 + 0.3 * len(names) * max(1, len(behaviours)) ** 0.5))
+        width = 0.8 / len(behaviours)
+        for i, behaviour in enumerate(behaviours):
+            values = {r["server"]: r["median"]["kib_per_connection"] for r in held
+                      if r["behaviour"] == behaviour}
+            ax.barh([y + i * width for y in range(len(names))], [values.get(n, 0) for n in names],
+                    height=width, label=behaviour)
+        ax.set_yticks([y + width * (len(behaviours) - 1) / 2 for y in range(len(names))], names, fontsize=8)
+        ax.invert_yaxis()
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+        conns = document["settings"].get("memory_conns", 0)
+        ax.set_title(f"resident memory per connection, {conns:,} held open (KiB, lower is better)",
+                     fontsize=10)
+        save(fig, "memory.png")
     ratios = [r for r in document["ratios"] if r["target"] is not None and r["headline"] is not None]
     if ratios:
         fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * len(ratios)))
@@ -456,7 +604,8 @@ def _count(document: dict, scenarios: list[str]) -> int:
 README_BEGIN = ("<!-- bench:begin: written by `make bench-readme` from the published full runs "
                 "(docs/bench/runs/) and the latest one (docs/bench/bench.json); not edited by hand -->")
 README_END = "<!-- bench:end -->"
-CHARTS = ("targets.png", "stream.png", "scaling.png", "echo.png", "urlecho.png", "multiport.png")
+CHARTS = ("targets.png", "stream.png", "scaling.png", "memory.png", "echo.png", "urlecho.png",
+          "multiport.png")
 RUN_SCHEMA = "netrosetta-bench-run/1"
 RUNS = "runs"  # under docs/bench: one summary per published full run
 HISTORY = "history.md"  # under docs/bench: every published run, one row each
@@ -464,6 +613,7 @@ LAST_RUNS = 5  # the README judges the targets on the median of this many latest
 # What each run's summary keeps of a ratio, and of a result's medians.
 RATIO_KEYS = ("id", "title", "scenario", "server", "reference", "metric", "throughput_ratio", "cpu_ratio",
               "client_bound", "headline", "headline_rounds", "target", "met")
+PER_CONNECTION_KEYS = ("requested", "held", "failed", "dropped", "kib_per_connection")
 FIGURE_KEYS = ("requests_per_s", "mib_per_s", "server_cpu_s", "server_cpu_us_per_request",
                "server_peak_rss_mib", "client_cpu_share", "seconds", "errors")
 
@@ -497,6 +647,12 @@ def run_summary(document: dict) -> dict:
         "settings": document["settings"], "calibration": document.get("calibration"),
         "nginx_keepalive": nginx, "python_costs": document.get("python_costs"),
         "ratios": [{key: ratio.get(key) for key in RATIO_KEYS} for ratio in document["ratios"]],
+        # Runs from before the memory scenario have neither key: their summaries stay as they were.
+        **({"memory_ratios": document["memory_ratios"]} if "memory_ratios" in document else {}),
+        **({"per_connection": [{"scenario": r["scenario"], "server": r["server"], "status": r["status"],
+                                **{key: (r["median"] or {}).get(key) for key in PER_CONNECTION_KEYS}}
+                               for r in document["per_connection"]]}
+           if "per_connection" in document else {}),
         "results": [{"scenario": r["scenario"], "server": r["server"], "status": r["status"],
                      **{key: (r["median"] or {}).get(key) for key in FIGURE_KEYS}}
                     for r in document["results"]],
@@ -542,23 +698,27 @@ def _nginx_rate(run: dict) -> str:
 
 def targets_over_runs(runs: list[dict]) -> list[list[str]]:
     """For each target of the latest run: the median and range of its headline over the last
-    LAST_RUNS runs, the latest beside them, and a verdict on the median."""
+    LAST_RUNS runs, the latest beside them, and a verdict on the median. The memory targets follow
+    (KiB per connection against the reference's, lower is better)."""
     recent = runs[-LAST_RUNS:]
     rows = []
-    for ratio in recent[-1]["ratios"]:
-        if ratio["target"] is None:
-            continue
-        values = [r["headline"] for run in recent for r in run["ratios"]
-                  if r["id"] == ratio["id"] and r["headline"] is not None]
-        median = statistics.median(values) if values else None
-        rows.append([ratio["title"], _num(median, 2) + "x",
-                     f"{min(values):.2f}–{max(values):.2f}" if values else "—",
-                     _num(ratio["headline"], 2) + "x", str(len(values)), f">= {ratio['target']}x",
-                     _verdict(median, ratio["target"])])
+    for key, field, lower in (("ratios", "headline", False), ("memory_ratios", "ratio", True)):
+        for ratio in recent[-1].get(key, []):
+            if ratio["target"] is None:
+                continue
+            values = [r[field] for run in recent for r in run.get(key, [])
+                      if r["id"] == ratio["id"] and r[field] is not None]
+            median = statistics.median(values) if values else None
+            rows.append([ratio["title"], ratio.get("scenario") or "—", _num(median, 2) + "x",
+                         f"{min(values):.2f}–{max(values):.2f}" if values else "—",
+                         _num(ratio[field], 2) + "x", str(len(values)),
+                         f"{'<=' if lower else '>='} {ratio['target']}x",
+                         (_exceeded if lower else _verdict)(median, ratio["target"])])
     return rows
 
 
-TARGET_COLUMNS = ("target", "median", "range", "latest", "runs", "target", "verdict (on the median)")
+TARGET_COLUMNS = ("target", "scenario", "median", "range", "latest", "runs", "target",
+                  "verdict (on the median)")
 MACHINE_RUN_COLUMNS = ("run (UTC)", "machine index", "nginx keep-alive req/s", "raw urlecho Python/req",
                        "raw stream Python/MiB")
 
@@ -573,7 +733,7 @@ def history_markdown(runs: list[dict]) -> str:
     ids: list[str] = []
     titles: dict[str, str] = {}
     for run in runs:
-        for ratio in run["ratios"]:
+        for ratio in run["ratios"] + run.get("memory_ratios", []):
             if ratio["target"] is not None and ratio["id"] not in ids:
                 ids.append(ratio["id"])
                 titles[ratio["id"]] = ratio["title"]
@@ -582,6 +742,7 @@ def history_markdown(runs: list[dict]) -> str:
     rows = []
     for run in runs:
         headline = {r["id"]: r["headline"] for r in run["ratios"]}
+        headline.update({r["id"]: r["ratio"] for r in run.get("memory_ratios", [])})
         rows.append([f"[{_date(run)}]({RUNS}/{run_file(run)})", run["machine_line"], _index(run),
                      _nginx_rate(run), *_costs(run), *(_num(headline.get(i), 2) for i in ids)])
     return "\n".join([
@@ -592,7 +753,8 @@ def history_markdown(runs: list[dict]) -> str:
         "core, higher is faster. *Python/req*, *Python/MiB*: impl_raw's Python cost measured in "
         "process with the system calls faked, in calibration units (netrosetta/bench/inprocess.py). "
         "The other columns are each target's headline ratio; the targets: "
-        + "; ".join(f"`{i}` {titles[i]}" for i in ids) + ". A dash: not measured in that run.\n",
+        + "; ".join(f"`{i}` {titles[i]}" for i in ids) + " (the memory targets' ratios: lower is better)"
+        ". A dash: not measured in that run.\n",
         _md_table(columns, rows),
     ])
 
@@ -624,6 +786,8 @@ def readme_section(document: dict, runs: list[dict], docs: str = "docs/bench") -
     sections = dict(_sections(markdown(document)))
     wanted = [
         ("Ratios against the targets", "targets.png", "Headline ratios against the targets"),
+        ("Memory per connection against the targets", None, None),
+        ("Memory per connection:", "memory.png", "Resident memory per connection"),
         ("Memory: peak RSS", "stream.png", "Streaming throughput and server peak RSS"),
         ("Scaling:", "scaling.png", "Scaling: requests/s and CPU per request beside idle connections"),
         ("echo 1 KiB ping-pong, 100 connections", "echo.png", "echo ping-pong"),
@@ -635,7 +799,8 @@ def readme_section(document: dict, runs: list[dict], docs: str = "docs/bench") -
                 if title == "Ratios against the targets":
                     title = "The latest run's ratios"
                 parts.append(f"### {title}\n\n{body.strip()}\n")
-                parts.append(f"![{alt}]({docs}/{chart})\n")
+                if chart:
+                    parts.append(f"![{alt}]({docs}/{chart})\n")
                 break
     return "\n".join(parts)
 

@@ -2,13 +2,16 @@
 
 Every server is a process on the server core that tells us it listens — our implementations and the
 reference scripts print READY (the launch contract), nginx is probed until it accepts — and that we
-read from /proc while it runs: CPU time from /proc/PID/stat, peak RSS from /proc/PID/status.
+read from /proc while it runs: CPU time from /proc/PID/stat, peak RSS from /proc/PID/status. Every
+server starts with its descriptor limit raised to the hard limit (the memory scenario holds 10,000
+connections open).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -99,7 +102,7 @@ def _node_ref(id_: str, behaviour: str, label: str, script: str) -> Target:
 IMPLEMENTATIONS = tuple(REGISTRY)
 # Other --model columns measured beside an implementation's default, for a target that names them
 # (TARGETS in netrosetta/bench/__init__.py): the asyncio Protocol echo against the stock one.
-EXTRA_MODELS = {"echo": {"asyncio": ("protocol",)}}
+EXTRA_MODELS = {"echo": {"asyncio": ("protocol",)}, "multiport": {"asyncio": ("protocol",)}}
 
 
 def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
@@ -108,6 +111,7 @@ def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
         targets = []
         for impl in impls:
             targets.append(_ours(impl, "echo"))
+            targets += [_ours(impl, "echo", model=model) for model in EXTRA_MODELS["echo"].get(impl, ())]
             targets += [_ours(impl, "echo", loop) for loop in REGISTRY[impl].scaling_loops]
         return targets
     targets = []
@@ -201,18 +205,27 @@ class Running:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start(target: Target, core: int | None, ports: int = 1) -> Running:
-    """Launch a server on ``core`` and wait until it listens; ServerError (with stderr) if it does not."""
+def _prepare(core: int | None) -> None:
+    """In the child, before exec: pin it to the server core and raise its descriptor limit."""
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start(target: Target, core: int | None, ports: int = 1, connections: int = 4096) -> Running:
+    """Launch a server on ``core`` and wait until it listens; ServerError (with stderr) if it does not.
+    ``connections``: how many nginx must be configured to hold (the others take what comes)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
     stderr_file = tempfile.TemporaryFile()
     workdir = None
     if target.nginx:
         workdir = tempfile.mkdtemp(prefix="netrosetta-nginx-")
         port_numbers = [_free_port()]
         template = (REFERENCES / "nginx.conf.template").read_text()
-        config = template.replace("{port}", str(port_numbers[0])).replace("{prefix}", workdir)
+        config = (template.replace("{port}", str(port_numbers[0])).replace("{prefix}", workdir)
+                  .replace("{worker_connections}", str(max(connections, 4096))))
         Path(workdir, "nginx.conf").write_text(config)
         nginx = find_program("nginx") or "nginx"
         argv = [nginx, "-p", workdir, "-c", f"{workdir}/nginx.conf", "-e", "stderr"]
@@ -225,7 +238,8 @@ def start(target: Target, core: int | None, ports: int = 1) -> Running:
         else:
             argv += ["--port", "0"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file,
-                            cwd=REPO, env=env, preexec_fn=pin)
+                            cwd=REPO, env=env,
+                            preexec_fn=lambda: _prepare(core))
     running = Running(target, proc, [], stderr_file, workdir)
     try:
         if target.nginx:
@@ -255,6 +269,44 @@ def cpu_seconds(pid: int) -> float:
         text = Path(f"/proc/{pid}/stat").read_text()
         fields = text[text.rindex(")") + 2:].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _descendants(pid: int) -> list[int]:
+    """The pids of a process's children, grandchildren and so on (read from /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(text[text.rindex(")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS summed over a process and its descendants in KiB, how many processes): a server that
+    forks workers holds its connections' memory in them."""
+    total, count = 0, 0
+    for each in [pid, *_descendants(pid)]:
+        try:
+            total += _status_kib(each, "VmRSS")
+            count += 1
+        except OSError:  # a child that just exited
+            pass
+    return total, count
+
+
+def open_fds(pid: int) -> int:
+    """How many descriptors a process has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _status_kib(pid: int, key: str) -> int:

@@ -128,6 +128,12 @@ BENCH_FIGURES = (
 )
 
 
+def _titled(scenario: dict) -> str:
+    """A scenario's title with its id, the one ``netrosetta bench --scenario`` takes."""
+    title, sid = scenario.get("title"), scenario.get("id")
+    return f"{title} ({sid})" if title and sid else str(title or sid)
+
+
 def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
     """One table per scenario of ``behaviour`` from a ``netrosetta-bench/1`` file, ratios last."""
     servers = {s.get("id"): s for s in document.get("servers", []) if isinstance(s, dict)}
@@ -161,19 +167,50 @@ def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
             if status != "ok":
                 status = f"{status}: {result.get('reason') or ''}".rstrip(": ")
             rows.append([label, *[median.get(key) for key, _ in shown], status])
-        tables.append({"title": f"{scenario.get('title') or scenario.get('id')}",
+        tables.append({"title": _titled(scenario),
                        "columns": ["server", *[title for _, title in shown], "status"],
                        "rows": rows, "note": ""})
+    # The memory scenario of this behaviour (group "memory"): KiB per connection with N held open.
+    for scenario in document.get("scenarios", []):
+        if not isinstance(scenario, dict) or scenario.get("group") != "memory" \
+                or (scenario.get("params") or {}).get("behaviour") != behaviour:
+            continue
+        rows = []
+        for result in document.get("per_connection", []):
+            if not isinstance(result, dict) or result.get("scenario") != scenario.get("id"):
+                continue
+            label = result.get("label") or result.get("server")
+            if result.get("kind") == "reference":
+                label = f"{label} (reference)"
+            median = result.get("median") if isinstance(result.get("median"), dict) else {}
+            status = result.get("status", "")
+            if status != "ok":
+                status = f"{status}: {result.get('reason') or ''}".rstrip(": ")
+            held = (f"{median['held']}/{median['requested']}" if "held" in median and "requested" in median
+                    else None)
+            rows.append([label, median.get("kib_per_connection"), held, status])
+        if rows:
+            tables.append({"title": _titled(scenario), "columns": ["server", "KiB per connection",
+                                                                   "held / opened", "status"],
+                           "rows": rows, "note": ""})
     ids = {s.get("id") for s in scenarios}
     ratios = [r for r in document.get("ratios", []) if isinstance(r, dict) and r.get("scenario") in ids]
     if ratios:
-        rows = [[r.get("title") or r.get("id"), r.get("throughput_ratio"), r.get("cpu_ratio"),
-                 r.get("headline"), r.get("target"),
+        rows = [[r.get("title") or r.get("id"), r.get("scenario"), r.get("throughput_ratio"),
+                 r.get("cpu_ratio"), r.get("headline"), r.get("target"),
                  {True: "met", False: "NOT met"}.get(r.get("met"), "—"), r.get("note") or ""]
                 for r in ratios]
         tables.append({"title": "Against the references (ours / reference)",
-                       "columns": ["comparison", "throughput ratio", "CPU ratio", "headline", "target",
-                                   "", "note"], "rows": rows, "note": ""})
+                       "columns": ["comparison", "scenario", "throughput ratio", "CPU ratio", "headline",
+                                   "target", "", "note"], "rows": rows, "note": ""})
+    memory = [r for r in document.get("memory_ratios", []) if isinstance(r, dict)
+              and r.get("scenario") == f"memory-{behaviour}"]
+    if memory:
+        rows = [[r.get("title") or r.get("id"), r.get("scenario"), r.get("ratio"), r.get("target"),
+                 {True: "met", False: "NOT met"}.get(r.get("met"), "—")] for r in memory]
+        tables.append({"title": "Memory per connection against the references (ours / reference, lower is "
+                                "better)", "columns": ["comparison", "scenario", "ratio", "at most", ""],
+                       "rows": rows, "note": ""})
     if tables:
         tables[-1]["note"] = about
     return tables
