@@ -76,8 +76,7 @@ SECTION = {"echo": "E", "multiport": "M", "urlecho": "U", "fetch": "F", "launch"
 
 BROKEN = [
     # E10 too: what it still holds at half-close is dropped, however much that is.
-    # Its 500 ms write hold catches E10's slow reader only on some runs: E3 is its clause.
-    Broken("echo_drops_half_close.py", "echo", {"E3"}, sometimes=frozenset({"E10"})),
+    Broken("echo_drops_half_close.py", "echo", {"E3", "E10"}),
     # E11-E13 too: their sessions or connections run side by side, and all but one wait (as
     # raw-iterative's divergences).
     Broken("echo_one_at_a_time.py", "echo", {"E4", "E5", "E6", "E11", "E12", "E13"}, workers=3),
