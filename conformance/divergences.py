@@ -59,10 +59,6 @@ DIVERGENCES: dict[tuple[str, str], str] = {
 EXEMPTIONS: dict[tuple[str, str], str] = {
     ("E13", "raw-threaded"): "thread-per-connection by design: 10,000 connections are 10,000 threads",
     ("U19.7", "raw-threaded"): "thread-per-connection by design: 10,000 connections are 10,000 threads",
-    # Not a design choice: a known race, set aside so that it is shown, not hidden, until it is fixed.
-    ("U17.1", "tornado-proxy"): "KNOWN BUG, to fix: when the client's FIN reaches impl_tornado's hardening "
-                                "in a read of its own (the proxy re-cuts), the answer is lost about one "
-                                "run in three",
 }
 
 

@@ -123,14 +123,18 @@ class GuardedStream(IOStream):
     # -- reading: the rules first -------------------------------------------------------------
 
     # No tag: Tornado alone passes U17.1 (half-close); this stream needs the EOF branch below not
-    # to lose the answer (without it, U17.1 fails with the hardening on).
+    # to lose the answer (without it, U17.1 fails with the hardening on, and through the proxy).
     def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
         """Every read from the socket: the rules see the bytes before Tornado's buffer does."""
         count = super().read_from_fd(buf)
-        if count == 0 and not self.reading():
+        if count == 0 and (not self.reading() or self.heads <= self.complete):
             # Half-close: IOStream closes itself at EOF, even between reading a request and writing
             # its answer (it watches an idle socket to notice a close). So that the answer still
-            # goes out, only a reader is told of the EOF.
+            # goes out, only a reader waiting for a request that can no longer complete is told of
+            # the EOF. A head read whose request is complete may meet it too: IOStream reads on past
+            # the head's end (it looks for the delimiter again only when its buffer has doubled), and
+            # closing then would hand Tornado the request on a closed stream, its answer lost. Held
+            # back (None, as for EAGAIN), the EOF stays in the socket for the next request's read.
             return None
         if not count:
             return count

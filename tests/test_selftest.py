@@ -62,8 +62,6 @@ class Broken:
     # under --full, its whole section, like the others. For the rows of issue 16's clauses, which
     # would otherwise cost the whole suite's budget several times over.
     focused: bool = False
-    # Clauses the flaw breaks only on some runs (a timing-dependent flaw): failing them or not is fine.
-    sometimes: frozenset[str] = frozenset()
 
     @property
     def id(self) -> str:
@@ -76,8 +74,7 @@ SECTION = {"echo": "E", "multiport": "M", "urlecho": "U", "fetch": "F", "launch"
 
 BROKEN = [
     # E10 too: what it still holds at half-close is dropped, however much that is.
-    # Its 500 ms write hold catches E10's slow reader only on some runs: E3 is its clause.
-    Broken("echo_drops_half_close.py", "echo", {"E3"}, sometimes=frozenset({"E10"})),
+    Broken("echo_drops_half_close.py", "echo", {"E3", "E10"}),
     # E11-E13 too: their sessions or connections run side by side, and all but one wait (as
     # raw-iterative's divergences).
     Broken("echo_one_at_a_time.py", "echo", {"E4", "E5", "E6", "E11", "E12", "E13"}, workers=3),
@@ -147,7 +144,7 @@ def test_broken_server_fails_exactly_its_clauses(broken: Broken, tmp_path: Path,
     assert checked == section, f"clauses of SPEC.md not checked: {sorted(section - checked)}"
     not_run = {cell["clause"]: cell["status"] for cell in cells if cell["status"] not in ("pass", "fail")}
     assert not not_run, f"clauses neither passed nor failed: {not_run}"
-    failed = {cell["clause"] for cell in cells if cell["status"] == "fail"} - broken.sometimes
+    failed = {cell["clause"] for cell in cells if cell["status"] == "fail"}
     expected = set(broken.fails)
     unexpected = "".join(f"\n--- {cell['clause']} ({cell['test']}):\n{cell.get('message', '')[-1500:]}"
                          for cell in cells if cell["clause"] in failed - expected)
