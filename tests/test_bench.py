@@ -206,6 +206,31 @@ def test_bench_bad_command_line() -> None:
     assert done.stderr.strip().count("\n") == 0 and "unknown implementation" in done.stderr
 
 
+def test_baseline_is_an_a_b_run_in_the_same_rounds(tmp_path: Path) -> None:
+    """--baseline REV measures each implementation as it was at REV beside itself: its own files
+    (a git archive), between the implementation and its reference, with a ratio now against then."""
+    from netrosetta.bench import _baseline_rows, _paired, servers
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    commit = servers.export("HEAD", tmp_path)
+    assert commit == head.stdout.strip()
+    assert (tmp_path / "impl_raw" / "echo.py").read_bytes() == (REPO / "impl_raw" / "echo.py").read_bytes()
+    ours = servers.implementations("urlecho", ("twisted",))
+    then = servers.baselines(ours, commit, tmp_path)
+    assert [(t.id, t.kind, t.tree) for t in then] == [(f"twisted@{commit}", "baseline", tmp_path)]
+    order = _paired(ours + servers.references("urlecho") + then)
+    assert [t.id for t in order[:3]] == ["twisted", f"twisted@{commit}", "twisted-web"]
+    rows = {row[0]: row for row in _baseline_rows([("tw", "t", "sc", "twisted", "twisted-web", 0.9)], commit)}
+    assert rows[f"tw@{commit}"][3:] == (f"twisted@{commit}", "twisted-web", 0.9)
+    assert rows[f"twisted-sc-vs-{commit}"][3:] == ("twisted", f"twisted@{commit}", None)
+    done = subprocess.run([sys.executable, "-m", "netrosetta.cli", "bench", "--baseline", "no-such-rev"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+
+
 class _Corrupting(socketserver.BaseRequestHandler):
     """An echo that flips the last byte of what it sends back: the load generator must notice."""
 

@@ -135,9 +135,11 @@ import math
 import os
 import platform
 import resource
+import shutil
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -597,6 +599,10 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="repetitions of each scenario (medians are kept)")
     parser.add_argument("--duration", type=float, help="seconds per load-generator run")
     parser.add_argument("--no-references", action="store_true", help="measure our implementations only")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="A/B: also measure our implementations as they were at git revision REV, "
+                             "in the same rounds (not in the memory scenarios); every ratio gets a twin "
+                             "for REV and each implementation a ratio to itself at REV")
     parser.add_argument("--out", default="bench-results", help="output directory (default bench-results)")
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -666,6 +672,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_references and mode != "tiny":
         servers.ensure_program("node", "nodejs")
 
+    rows = TARGETS
+    if args.baseline:
+        baseline_tree = Path(tempfile.mkdtemp(prefix="netrosetta-baseline-"))
+        try:
+            commit = servers.export(args.baseline, baseline_tree)
+        except ValueError as error:
+            shutil.rmtree(baseline_tree, ignore_errors=True)
+            sys.stderr.write(f"netrosetta bench: error: {error}\n")
+            return 2
+        document["baseline"] = {"revision": args.baseline, "commit": commit}
+        rows = TARGETS + _baseline_rows(TARGETS, commit)
+
     plan = []
     memory_plan: list[tuple[Scenario, list[Target], dict]] = []
     for group in groups:
@@ -683,6 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            for sc in scenarios]
             continue
         targets = servers.implementations(group, impls)
+        if args.baseline:
+            targets += servers.baselines(targets, commit, baseline_tree)
         if not args.no_references:
             targets += servers.references(group)
         plan.append((group, scenarios, targets))
@@ -704,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             total += sum(len(tg) * settings.memory_runs for _, tg, _ in memory_plan)
             task = bar.add_task("bench", total=total)
             for group, scenarios, targets in plan:
-                _run_group(bench, document, group, scenarios, targets, bar, task)
+                _run_group(bench, document, group, scenarios, targets, bar, task, rows)
             for scenario, targets, params in memory_plan:
                 _run_memory(bench, document, scenario, targets, params["conns"], bar, task)
         calibrations.append(calibration.calibrate(core=server_core))
@@ -714,8 +734,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         os.sched_setaffinity(0, previous_affinity)
+        if args.baseline:
+            shutil.rmtree(baseline_tree, ignore_errors=True)
     document["calibration"] = calibration.combine(calibrations)
-    report.derive(document, TARGETS, RSS_LIMIT_MIB, CLIENT_BOUND)
+    report.derive(document, rows, RSS_LIMIT_MIB, CLIENT_BOUND)
     report.derive_memory(document, MEMORY_TARGETS)
     document["finished"] = _utc()
     document["wall_s"] = round(time.monotonic() - wall, 1)
@@ -762,7 +784,7 @@ def _params(scenario: Scenario, settings: Settings) -> dict:
 
 
 def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenario], targets: list[Target],
-               bar, task) -> None:
+               bar, task, rows: list | None = None) -> None:
     """Start every server of a group, run each scenario round-robin over them ``runs`` times."""
     running: dict[str, servers.Running] = {}
     reasons: dict[str, str] = {}
@@ -784,7 +806,7 @@ def _run_group(bench: Bench, document: dict, group: str, scenarios: list[Scenari
             if entry["reason"]:
                 reasons[target.id] = entry["reason"]
             document["servers"].append(entry)
-        paired = _paired(targets)
+        paired = _paired(targets, rows)
         for run in range(bench.settings.runs):
             # ABBA: every other run goes backwards, so a load that drifts during the run weighs on
             # an implementation and its reference alike.
@@ -869,10 +891,30 @@ def _paired(targets: list[Target], table: list | None = None) -> list[Target]:
         if target.kind != "implementation" or target in order:
             continue
         order.append(target)
+        # A baseline (--baseline) goes between the implementation and its reference: each of the
+        # three ratios (now, then, now against then) is of servers measured seconds apart.
+        order += [t for t in targets if t.kind == "baseline" and t.id.startswith(f"{target.id}@")]
         for _, _, _, ours, reference, goal in TARGETS if table is None else table:
             if goal and ours == target.id and reference in by_id and by_id[reference] not in order:
                 order.append(by_id[reference])
     return order + [target for target in targets if target not in order]
+
+
+def _baseline_rows(table: list, commit: str) -> list:
+    """For an A/B run: each row of ``table`` measured on our side at ``commit`` too, and each
+    implementation against itself at ``commit`` on the scenarios those rows use (no target: the
+    finding is whether it stays within noise of 1.0)."""
+    rows, seen = [], set()
+    for rid, title, scenario, ours, reference, goal in table:
+        if reference is None:
+            continue
+        then = f"{ours}@{commit}"  # rows whose "ours" is a reference find no results and are left out
+        rows.append((f"{rid}@{commit}", f"{title}, at {commit}", scenario, then, reference, goal))
+        if (ours, scenario) not in seen:
+            seen.add((ours, scenario))
+            rows.append((f"{ours}-{scenario}-vs-{commit}", f"{ours} now vs at {commit} ({scenario})",
+                         scenario, ours, then, None))
+    return rows
 
 
 def _alive(bench: Bench, target: Target, running: dict, result: dict) -> servers.Running | None:

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netrosetta.registry import IMPLEMENTATIONS as REGISTRY
@@ -48,10 +48,11 @@ class Target:
     program: str | None = None  # references: the executable they need
     apt_package: str | None = None  # how the benchmark's set-up installs that executable
     nginx: bool = False
+    tree: Path | None = None  # a baseline's files: another revision of this repository (--baseline)
 
     def missing(self) -> str | None:
         """Why this server cannot run here, or None."""
-        if self.package and not (REPO / self.package / f"{self.behaviour}.py").exists():
+        if self.package and not ((self.tree or REPO) / self.package / f"{self.behaviour}.py").exists():
             return f"{self.package}/{self.behaviour}.py is not written yet"
         if self.program and find_program(self.program) is None:
             return f"{self.program} is not installed (apt-get install -y {self.apt_package})"
@@ -120,6 +121,29 @@ def implementations(behaviour: str, impls: tuple[str, ...]) -> list[Target]:
         targets += [_ours(impl, behaviour, model=model)
                     for model in EXTRA_MODELS.get(behaviour, {}).get(impl, ())]
     return targets
+
+
+def export(revision: str, into: Path) -> str:
+    """Write the files of git revision ``revision`` of this repository into ``into`` (git archive);
+    return its short commit id. ValueError, in one line, when there is no such revision here."""
+    def git(*argv: str, **kwargs: object) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, check=False, **kwargs)
+
+    if shutil.which("git") is None or git("rev-parse", "--git-dir").returncode != 0:
+        raise ValueError("--baseline needs git and a git checkout of netrosetta")
+    found = git("rev-parse", "--verify", "--short", f"{revision}^{{commit}}", text=True)
+    if found.returncode != 0:
+        raise ValueError(f"--baseline: no revision {revision!r} in {REPO}")
+    archive = git("archive", "--format=tar", found.stdout.strip())
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return found.stdout.strip()
+
+
+def baselines(targets: list[Target], commit: str, tree: Path) -> list[Target]:
+    """Each implementation among ``targets`` once more, as it was at ``commit`` (files in ``tree``)."""
+    return [replace(target, id=f"{target.id}@{commit}", kind="baseline",
+                                label=f"{target.label} at {commit}", tree=tree)
+            for target in targets if target.kind == "implementation"]
 
 
 def references(behaviour: str) -> list[Target]:
@@ -216,8 +240,9 @@ def _prepare(core: int | None) -> None:
 def start(target: Target, core: int | None, ports: int = 1, connections: int = 4096) -> Running:
     """Launch a server on ``core`` and wait until it listens; ServerError (with stderr) if it does not.
     ``connections``: how many nginx must be configured to hold (the others take what comes)."""
+    home = target.tree or REPO  # a baseline runs its own revision's packages, first on the path
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(home), env.get("PYTHONPATH")]))
     stderr_file = tempfile.TemporaryFile()
     workdir = None
     if target.nginx:
@@ -238,7 +263,7 @@ def start(target: Target, core: int | None, ports: int = 1, connections: int = 4
         else:
             argv += ["--port", "0"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file,
-                            cwd=REPO, env=env,
+                            cwd=home, env=env,
                             preexec_fn=lambda: _prepare(core))
     running = Running(target, proc, [], stderr_file, workdir)
     try:
