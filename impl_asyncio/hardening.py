@@ -6,13 +6,14 @@ core's Protocol, where it overrides the Protocol's seams:
 
 - ``receive``: the bytes h11 is about to parse go to netrosetta.rules' RequestParser first. A
   request the rules refuse is refused (``refuse``: h11's own RemoteProtocolError, so the core
-  answers it as it answers h11's) once h11 has delivered every request before it, and never reaches
-  the core. h11 checks the framing and the Host count itself; it lets through a Host that is not
-  host[:port], any HTTP major version, CONNECT, any target form, duplicate Content-Lengths, CL with
-  TE, bare LF line ends, obs-fold, control bytes in values, and has one limit (a head's size) for
-  our three (target 414, header section 431, body 413).
-- ``next_event``: h11 refuses an empty line before a request line, which RFC 9112 2.2 asks a
-  server to ignore; such a line is skipped before h11 sees it.
+  answers it as it answers h11's) at once, or, in a pipeline, in ``next_cycle`` once every request
+  before it is answered: h11 delivers nothing of it, as it starts on no request before then.
+  h11 checks the framing and the Host count itself; it lets through a Host that is not
+  host[:port], any HTTP major version, CONNECT, any target form, duplicate Content-Lengths, CL
+  with TE, bare LF line ends, obs-fold, control bytes in values, and has one limit (a head's
+  size) for our three (target 414, header section 431, body 413).
+- ``receive`` and ``next_cycle`` again: h11 refuses an empty line before a request line, which
+  RFC 9112 2.2 asks a server to ignore; such a line is skipped before h11 parses it.
 - ``need_data``: the deadlines, by what the connection waits for (a head, a body, the next
   request), on one timer per connection, which ``connection_lost`` cancels.
 
@@ -52,7 +53,7 @@ class HardenedConnection:
         super().__init__(config)
         self.rules = RequestParser(config.max_target, config.max_header_bytes, config.max_body)
         self.accepted = 0  # requests the rules have passed whole
-        self.delivered = 0  # requests h11 has delivered whole
+        self.answered = 0  # requests h11 has delivered whole, and we have answered
         self.refusal: Error | None = None
         self.loop = asyncio.get_running_loop()
         self.waiting_for: tuple[str, int] | None = None
@@ -76,36 +77,40 @@ class HardenedConnection:
         self.refuse_when_due()
         if handed or not data:  # b"" tells h11 the client has shut down its side
             super().receive(handed)
+            self.skip_empty_line()
+
+    # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
+    # SPEC: U20.1 U20.2 U20.4 U20.6
+    def next_cycle(self) -> None:
+        """A request is answered: refuse the next one now if it is the refused one."""
+        self.answered += 1
+        self.refuse_when_due()
+        super().next_cycle()
+        self.skip_empty_line()
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
     # SPEC: U20.1 U20.2 U20.4 U20.6
     def refuse_when_due(self) -> None:
-        """Refuse once h11 has delivered every request the rules passed before the refused one."""
-        if self.refusal is not None and self.delivered == self.accepted:
+        """Refuse once every request the rules passed before the refused one is answered."""
+        if self.refusal is not None and self.answered == self.accepted:
             refuse(self.refusal.status, self.refusal.reason)
-
-    # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
-    def next_event(self) -> h11.Event:
-        """h11's next event, unless the next request is refused; count the requests delivered."""
-        if (self.accepted > self.delivered or not self.rules.idle) and self.conn.their_state is h11.IDLE:
-            self.skip_empty_line()  # pipelined: the next request's bytes are in h11's buffer already
-        self.refuse_when_due()
-        event = super().next_event()
-        if type(event) is h11.EndOfMessage:
-            self.delivered += 1
-        return event
 
     # SPEC: U8.1
     def without_empty_line(self, data: bytes) -> bytes:
         """What to hand h11 of ``data``: without an empty line before a request line (RFC 9112 2.2)."""
-        if self.rules.idle and data.startswith(EMPTY_LINE):
+        if self.rules.phase == "idle" and data.startswith(EMPTY_LINE):
             return data[len(EMPTY_LINE):]  # h11 would refuse it
         return data
 
     # SPEC: U8.1
     def skip_empty_line(self) -> None:
         """Drop an empty line before a buffered request line: h11 would refuse it (RFC 9112 2.2)."""
+        # Only where h11 waits for a request line, and may hold one: in a pipeline, or after an
+        # empty line split in two reads ("\r", then "\n" and the request).
+        if self.accepted == self.answered and self.rules.phase == "idle":
+            return
+        if self.conn.their_state is not h11.IDLE:
+            return
         data, closed = self.conn.trailing_data
         if data.startswith(EMPTY_LINE):
             # h11 offers no way to drop bytes it holds, but hands them over (trailing_data, meant

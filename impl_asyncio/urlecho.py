@@ -67,14 +67,15 @@ class UrlEchoProtocol(asyncio.Protocol):
         """Hand what arrived to h11."""
         self.conn.receive_data(data)
 
-    def next_event(self) -> h11.Event:
-        """h11's next event."""
-        return self.conn.next_event()
+    def next_cycle(self) -> None:
+        """Keep-alive: on to the next request on this connection (maybe already here: pipelining)."""
+        self.conn.start_next_cycle()
 
     def need_data(self) -> None:
         """h11 needs more bytes: they come with the next data_received."""
         if self.conn.they_are_waiting_for_100_continue:
-            self.send(h11.InformationalResponse(status_code=100, reason=b"Continue", headers=[]))
+            self.transport.write(self.conn.send(
+                h11.InformationalResponse(status_code=100, reason=b"Continue", headers=[])))
 
     def handle(self, data: bytes | None = None) -> None:
         """Hand h11 ``data``, then answer every request it completes, in order, until it needs more."""
@@ -82,7 +83,7 @@ class UrlEchoProtocol(asyncio.Protocol):
             if data is not None:
                 self.receive(data)
             while not self.paused:
-                event = self.next_event()
+                event = self.conn.next_event()
                 if event is h11.NEED_DATA:
                     return self.need_data()
                 if event is h11.PAUSED:  # never, as we start each next cycle at once: but never spin
@@ -93,8 +94,7 @@ class UrlEchoProtocol(asyncio.Protocol):
                     self.respond(self.request)
                     if self.conn.our_state is h11.MUST_CLOSE:
                         return self.shutdown()
-                    # Keep-alive: the next request on this connection (maybe already here: pipelining).
-                    self.conn.start_next_cycle()
+                    self.next_cycle()
                 elif type(event) is h11.ConnectionClosed:
                     return self.shutdown()
         except h11.RemoteProtocolError as error:
@@ -114,17 +114,15 @@ class UrlEchoProtocol(asyncio.Protocol):
         response = h11.Response(status_code=200, reason=b"OK", headers=[
             (b"Content-Type", content_type.encode("ascii")), (b"Content-Length", b"%d" % len(body)),
             (b"Date", http_date.now())])
-        # HEAD: the same head, and no body (h11 would refuse one).
+        # HEAD: the same head, and no body (h11 would refuse one). One write for the whole answer.
+        conn = self.conn
+        head = conn.send(response)
         if method == "HEAD":
-            self.send(response, h11.EndOfMessage())
+            self.transport.write(head + conn.send(h11.EndOfMessage()))
         else:
-            self.send(response, h11.Data(data=body), h11.EndOfMessage())
+            self.transport.write(head + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
         if self.peer:
             log.info('%s "%s %s %s" 200', self.peer, method, target, version)
-
-    def send(self, *events: h11.Event) -> None:
-        """Have h11 turn events into bytes, written at once (the transport buffers what it must)."""
-        self.transport.write(b"".join([self.conn.send(event) for event in events]))
 
     def send_error(self, status: int, reason: str) -> None:
         """The error answer (netrosetta.rules, the same for every implementation), then we close."""
