@@ -1,10 +1,9 @@
 """URL echo on an asyncio Protocol and h11, the sans-IO HTTP/1.1 state machine (SPEC.md, section U).
 
 h11 turns the bytes a client sends into events and our answers into bytes; this file moves the
-bytes, as h11's docs teach: hand h11 what arrived, act on its events until it needs more. The
-bytes arrive in a Protocol's callbacks (``data_received``, ``eof_received``), as in most asyncio
-servers built on h11: a request is answered as soon as it is whole, with no coroutine to wake. What
-SPEC section U asks beyond h11 is impl_asyncio/hardening.py, one call: harden().
+bytes, as h11's docs teach: hand h11 what arrived (here in a Protocol's ``data_received``, as most
+asyncio servers on h11 do), act on its events until it needs more. What SPEC section U asks beyond
+h11 is impl_asyncio/hardening.py, one call: harden().
 """
 
 import asyncio
@@ -40,9 +39,8 @@ class UrlEchoProtocol(asyncio.Protocol):
 
     def new_conn(self) -> h11.Connection:
         """h11's state machine for one connection, with a limit on a head that fits ours."""
-        config = self.config
-        return h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_target
-                              + config.max_header_bytes + HEAD_OVERHEAD)
+        limit = self.config.max_target + self.config.max_header_bytes + HEAD_OVERHEAD
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=limit)
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
@@ -74,8 +72,7 @@ class UrlEchoProtocol(asyncio.Protocol):
     def need_data(self) -> None:
         """h11 needs more bytes: they come with the next data_received."""
         if self.conn.they_are_waiting_for_100_continue:
-            self.transport.write(self.conn.send(
-                h11.InformationalResponse(status_code=100, reason=b"Continue", headers=[])))
+            self.transport.write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
 
     def handle(self, data: bytes | None = None) -> None:
         """Hand h11 ``data``, then answer every request it completes, in order, until it needs more."""
@@ -116,11 +113,8 @@ class UrlEchoProtocol(asyncio.Protocol):
             (b"Date", http_date.now())])
         # HEAD: the same head, and no body (h11 would refuse one). One write for the whole answer.
         conn = self.conn
-        head = conn.send(response)
-        if method == "HEAD":
-            self.transport.write(head + conn.send(h11.EndOfMessage()))
-        else:
-            self.transport.write(head + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+        data = h11.Data(data=b"" if method == "HEAD" else body)
+        self.transport.write(conn.send(response) + conn.send(data) + conn.send(h11.EndOfMessage()))
         if self.peer:
             log.info('%s "%s %s %s" 200', self.peer, method, target, version)
 
