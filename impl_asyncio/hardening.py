@@ -64,7 +64,7 @@ class HardenedConnection:
         self.expired = False
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
+    # SPEC: U6.3 U13.8 U20.1 U20.2 U20.4 U20.6 U20.7
     def receive(self, data: bytes) -> None:
         """Feed the rules first: h11 never delivers a request they refuse, nor anything after it."""
         handed = self.without_empty_line(data)
@@ -78,14 +78,14 @@ class HardenedConnection:
             super().receive(handed)
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
+    # SPEC: U6.3 U13.8 U20.1 U20.2 U20.4 U20.6 U20.7
     def refuse_when_due(self) -> None:
         """Refuse once h11 has delivered every request the rules passed before the refused one."""
         if self.refusal is not None and self.delivered == self.accepted:
             refuse(self.refusal.status, self.refusal.reason)
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
+    # SPEC: U6.3 U13.8 U20.1 U20.2 U20.4 U20.6 U20.7
     async def next_event(self) -> h11.Event:
         """h11's next event, unless the next request is refused; count the requests delivered."""
         if (self.accepted > self.delivered or not self.rules.idle) and self.conn.their_state is h11.IDLE:
