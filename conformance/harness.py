@@ -173,6 +173,8 @@ class Server:
     addresses: list[tuple[str, int]] = field(default_factory=list)
     # For a proxy variant, one proxy per address: clients connect there (endpoint()).
     proxies: list = field(default_factory=list)
+    # When it was started (time.monotonic()); None for a server the suite did not start (--connect).
+    started: float | None = None
 
     @property
     def pid(self) -> int:
@@ -446,7 +448,7 @@ def launch(variant: Variant, behaviour: str, ports: int = 1, args: tuple[str, ..
         return connect_to(variant, behaviour)
     argv = server_argv(variant, behaviour, ports, args)
     proc, stderr_file = start_process(argv, max_files)
-    server = Server(variant, behaviour, argv, proc, stderr_file)
+    server = Server(variant, behaviour, argv, proc, stderr_file, started=time.monotonic())
     try:
         server.addresses = parse_ready(read_ready(proc))
     except ServerError as error:

@@ -83,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "smoke: the subset of clauses run under every non-default --loop")
     config.addinivalue_line("markers", "proc: reads the server's /proc entries (n/a without /proc)")
     config.addinivalue_line("markers", "process(why): needs the server's process, not just its sockets")
+    config.addinivalue_line("markers", "full_only(why): too slow for every run: n/a unless --full")
     timeout = config.getoption("ready_timeout")
     if timeout <= 0:
         raise pytest.UsageError(f"--ready-timeout must be positive, not {timeout:g}")

@@ -6,6 +6,7 @@ A test is n/a, and shows as such in the matrix with its reason, when:
 - it is a runtime clause (RUNTIME below: SPEC.md says so beside each) that ``--not-applicable``
   declares so for a server of another runtime;
 - it reads the server's /proc entries (marker ``proc``) and this system has no /proc;
+- it runs under ``--full`` only (marker ``full_only``: it waits for minutes) and this run is not one;
 - under ``--connect`` (a server the suite did not start), it needs the process: it launches,
   signals or measures a server of its own (marker ``process``, or the ``fresh_server`` and ``spawn``
   fixtures), reads /proc, or needs the server started with particular flags (``server_args``).
@@ -33,6 +34,8 @@ RUNTIME: dict[str, str] = {
     "L12": "asks for a log line when the server runs out of descriptors: a runtime that pauses its "
            "accepts by itself (Node.js's libuv) says nothing the server could log",
 }
+# The reason a --full-only test gives in any other run (the self-test knows it by this prefix).
+FULL_ONLY = "n/a: runs under --full only"
 # Fixtures that start servers of the test's own: such tests need the process, not just sockets.
 PROCESS_FIXTURES = ("fresh_server", "spawn")
 
@@ -65,6 +68,7 @@ class Scope:
     not_applicable: frozenset[str] = frozenset()
     connect: Variant | None = None  # --connect: the running server, as the matrix's one column
     proc: bool = field(default_factory=has_proc)
+    full: bool = False  # --full: every clause, the slow ones too
 
     def reason(self, clause: str | None, behaviour: str, marks: dict[str, tuple],
                fixtures: Iterable[str] = ()) -> str | None:
@@ -79,6 +83,8 @@ class Scope:
                    f"{clause} {RUNTIME[clause]}"
         if "proc" in marks and not self.proc:
             return "n/a: reads the server's /proc entries, and this system has no /proc"
+        if "full_only" in marks and not self.full:
+            return f"{FULL_ONLY}: {marks['full_only'][0]}"
         if self.connect is not None:
             if "process" in marks or any(name in fixtures for name in PROCESS_FIXTURES):
                 why = marks.get("process") or ("starts servers of its own",)
@@ -122,4 +128,5 @@ def from_options(config: pytest.Config) -> Scope:
             connect = connect_variant(specs, names)
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
-    return Scope(behaviours=frozenset(names) if names else None, not_applicable=declared, connect=connect)
+    return Scope(behaviours=frozenset(names) if names else None, not_applicable=declared, connect=connect,
+                 full=bool(config.getoption("full")))

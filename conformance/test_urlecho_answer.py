@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -71,6 +72,46 @@ def test_U1_2_date_header(server):
         why = check_date(response)
         assert why is None, failure(requirement, raw, "Date: Sun, 06 Nov 1994 08:49:37 GMT (now)",
                                     f"{why}; {response.summary()}")
+
+
+# U1.5: how old the server must be, how far off the clock its Date may be, and how far apart the
+# two answers that must carry different dates are sent.
+DATE_UPTIME = 61.0
+DATE_SKEW = 5.0
+DATE_APART = 2.5
+
+
+def _date_of(server, requirement: str) -> tuple[float, float, str]:
+    """(the answer's Date as a timestamp, the client's clock when it came, the value)."""
+    raw = request("GET", "/clock")
+    response, client = answer_of(server, raw, requirement)
+    now = time.time()
+    client.close()
+    why = check_date(response)
+    assert why is None, failure(requirement, raw, "one IMF-fixdate Date", f"{why}; {response.summary()}")
+    value = response.header("date")
+    return parsedate_to_datetime(value).timestamp(), now, value
+
+
+@pytest.mark.full_only("waits until its server has been up for a minute")
+def test_U1_5_date_follows_the_clock(server):
+    """On a server up for more than a minute, Date is within 5 s of the real time, and two answers 2.5 s
+    apart carry different dates."""
+    requirement = f"U1.5 on a server up over a minute, Date within {DATE_SKEW:g} s of now and moving"
+    first, _, _ = _date_of(server, requirement)  # whatever a server caches, it has by now
+    # A server the suite did not start (--connect) may be new: it gets the whole minute.
+    age = time.monotonic() - server.started if server.started is not None else 0.0
+    time.sleep(max(0.0, DATE_UPTIME - age))
+    earlier, now, value = _date_of(server, requirement)
+    assert abs(earlier - now) <= DATE_SKEW, failure(
+        requirement, "GET /clock", f"a Date within {DATE_SKEW:g} s of {time.ctime(now)}",
+        f"Date: {value} ({earlier - now:+.0f} s)")
+    time.sleep(DATE_APART)
+    later, now, value_later = _date_of(server, requirement)
+    assert abs(later - now) <= DATE_SKEW and later > earlier, failure(
+        requirement, f"GET /clock, twice, {DATE_APART:g} s apart",
+        f"two different Dates, each within {DATE_SKEW:g} s of the clock",
+        f"Date: {value}, then Date: {value_later} ({later - now:+.0f} s off)")
 
 
 def test_U1_3_exact_content_length(server):
@@ -323,6 +364,48 @@ def test_U6_2_chunked_body(server):
     assert [(r.status, r.body) for r in got] == [
         (200, b"/chunked"), (200, b"/chunked2"), (200, b"/after-chunked")] and not extra, failure(
         requirement, raw + plain + after, "200 /chunked, 200 /chunked2, 200 /after-chunked", summary)
+
+
+# Names of the framing fields as a client may spell them (RFC 9110 5.1: case-insensitive).
+LENGTH_NAMES = ("content-length", "CONTENT-LENGTH", "Content-length", "cOnTeNt-LeNgTh")
+CODING_NAMES = ("transfer-encoding", "TRANSFER-ENCODING", "Transfer-encoding")
+
+
+def test_U6_3_framing_names_any_case(server):
+    """Content-Length, Transfer-Encoding and Connection in any case frame a request as in their usual
+    spelling: the body is read, the next request answered; the framing rules hold in any case."""
+    requirement = "U6.3 framing field names in any case: body read, next request answered"
+    # Bodies that look like requests: a server that misses the field serves /smuggled, or refuses.
+    smuggled = request("GET", "/smuggled")
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+    cases = [request("POST", "/body", headers=[(name, str(len(smuggled)))], body=smuggled)
+             for name in LENGTH_NAMES]
+    cases += [request("POST", "/body", headers=[(name, value)], body=chunked)
+              for name in CODING_NAMES for value in ("chunked", "CHUNKED")]
+    after = request("GET", "/after-body")
+    for raw in cases:
+        with Client.connect(server) as client:
+            client.send(raw + after)
+            # A body left unread is served as a request before /after-body, or refused.
+            got = [_served(client, requirement, "POST"), _served(client, requirement)]
+        summary = " / ".join(r.summary() for r in got)
+        assert [(r.status, r.body) for r in got] == [(200, b"/body"), (200, b"/after-body")], \
+            failure(requirement, raw + after, "200 /body, then 200 /after-body", summary)
+    for name in ("connection", "CONNECTION"):
+        raw = request("GET", "/last", headers=[(name, "close")])
+        with Client.connect(server) as client:
+            client.send(raw + after)
+            response = _served(client, requirement)
+            closed, extra = client.closes()
+        assert (response.status, response.body, closed, extra) == (200, b"/last", True, b""), failure(
+            f"U6.3 {name}: close closes", raw + after, "200 /last, then EOF and nothing more",
+            f"{response.summary()}; closed={closed}; after it: {extra!r}")
+    conflicts = [request("POST", "/both", headers=[("content-length", "3"), ("TRANSFER-ENCODING", "chunked")],
+                         body=b"0\r\n\r\n" + smuggled),
+                 request("POST", "/both", headers=[("transfer-encoding", "chunked"), ("CONTENT-LENGTH", "5")],
+                         body=b"0\r\n\r\n" + smuggled)]
+    for raw in conflicts:
+        expect_error(server, raw, 400, "U6.3 content-length with TRANSFER-ENCODING: 400, then close")
 
 
 @pytest.mark.smoke

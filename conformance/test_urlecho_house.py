@@ -30,7 +30,10 @@ RFC9110_PHRASES = {
 def test_U20_1_bare_lf_refused(server):
     """A request whose lines end in a bare LF gets 400 at once, then close."""
     for raw in (b"GET /lf HTTP/1.1\nHost: suite\n\n", b"GET /lf HTTP/1.1\r\nHost: suite\n\n",
-                b"GET /lf HTTP/1.1\nHost: suite\r\n\r\n", b"GET /lf HTTP/1.1\r\nHost: suite\r\nX: y\n\r\n"):
+                b"GET /lf HTTP/1.1\nHost: suite\r\n\r\n", b"GET /lf HTTP/1.1\r\nHost: suite\r\nX: y\n\r\n",
+                # Inside a field line, as a smuggler sends it (U13.8).
+                b"POST /lf HTTP/1.1\r\nHost: suite\r\nX: a\nContent-Length: 3\r\n\r\nabc",
+                b"POST /lf HTTP/1.1\r\nHost: suite\r\nX: a\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"):
         expect_error(server, raw, 400, "U20.1 bare LF: 400 at once, then close", AFTER)
     # The head has not ended, and never will: the bare LF already proves the request bad.
     for raw in (b"GET /lf HTTP/1.1\r\nHost: suite\nX-More: ", b"GET /lf HTTP/1.1\nHost: suite\r\n"):
@@ -103,3 +106,12 @@ def test_U20_6_one_error_answer(server):
         assert (body.startswith(f"{status} {phrase}: ") and body.endswith("\n") and body.count("\n") == 1
                 and len(body) > len(f"{status} {phrase}: \n")), failure(
             requirement, raw, expected, response.summary())
+
+
+def test_U20_7_control_characters_in_values_refused(server):
+    """A control character other than HTAB anywhere in a header value, VT and FF included, gets 400, then
+    close."""
+    for value in (b"\x0bvt", b"ff\x0c", b"a\x0bb", b"a\x01b", b"a\x1fb", b"a\x7fb", b"\x0c"):
+        raw = b"GET / HTTP/1.1\r\nHost: suite\r\nX-Ctl: %s\r\n\r\n" % value
+        expect_error(server, raw, 400, f"U20.7 a control character in a value ({value!r}): 400, then close",
+                     AFTER)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from netrosetta_conformance.harness import failure
+from netrosetta_conformance.harness import IO_TIMEOUT, failure
 from netrosetta_conformance.http_client import (
     Client,
     NoResponse,
@@ -247,6 +247,101 @@ def test_U13_7_bare_lf(server):
             else:
                 assert (response.status, response.body) == (200, b"/lf"), failure(
                     requirement, raw, "200 /lf or 400", response.summary())
+
+
+SMUGGLED = request("GET", "/smuggled")  # a body that looks like a request
+AFTER_LF = request("GET", "/after-lf")
+
+
+def _served_or_refused(server, raw: bytes, requirement: str, served: list[bytes]) -> None:
+    """``raw`` gets 400, then close; or the answers ``served`` (targets, in order), and nothing else."""
+    with Client.connect(server) as client:
+        client.send(raw)
+        answers = []
+        try:
+            while len(answers) < len(served):
+                answers.append(client.response("POST" if raw.startswith(b"POST") else "GET"))
+                if answers[-1].status != 200:
+                    break
+        except NoResponse as error:
+            raise AssertionError(failure(requirement, raw, "400 then close, or the answers "
+                                         f"{[t.decode() for t in served]}",
+                                         f"{[r.summary() for r in answers]}; then {error}")) from None
+        closed, extra = client.closes(timeout=0.5 if answers[-1].status == 200 else IO_TIMEOUT)
+    got = " / ".join(r.summary() for r in answers) + f"; closed={closed}; after: {extra!r}"
+    if answers[0].status == 400:
+        assert closed and not extra and "close" in answers[0].tokens("connection"), failure(
+            requirement, raw, "400 with Connection: close, then EOF", got)
+        return
+    assert [(r.status, r.body) for r in answers] == [(200, target) for target in served] and not extra, \
+        failure(requirement, raw, f"400, then close; or 200 for each of {[t.decode() for t in served]} "
+                                  "and nothing else", got)
+
+
+@pytest.mark.server_args(*PATIENT)
+def test_U13_8_bare_lf_inside_the_header_section(server):
+    """A bare LF inside the header section ends a field line (what follows is a field of its own, and
+    frames the body) or gets 400, then close; the field after it is never hidden in a value."""
+    requirement = "U13.8 a bare LF in the header section: a line end or 400, never part of a value"
+    head = b"POST /lf HTTP/1.1\r\nHost: suite\r\nX: a\n"
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED)
+    for raw in (head + b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + AFTER_LF,
+                head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked + AFTER_LF,
+                b"POST /lf HTTP/1.1\r\nHost: suite\r\nX: a\ncontent-length: %d\r\nY: b\r\n\r\n"
+                % len(SMUGGLED) + SMUGGLED + AFTER_LF):
+        _served_or_refused(server, raw, requirement, [b"/lf", b"/after-lf"])
+    # Wherever the line ends, these break a rule: Content-Length with Transfer-Encoding, a line
+    # without a colon, two Hosts.
+    body = b"0\r\n\r\n" + SMUGGLED
+    cases = [b"POST /lf HTTP/1.1\r\nHost: suite\r\nContent-Length: %d\r\nX: a\nTransfer-Encoding: chunked"
+             b"\r\n\r\n" % len(body) + body,
+             b"POST /lf HTTP/1.1\r\nHost: suite\r\nTransfer-Encoding: chunked\r\nX: a\nContent-Length: 3"
+             b"\r\n\r\n" + body,
+             b"GET /lf HTTP/1.1\r\nHost: a\nb\r\n\r\n",
+             b"GET /lf HTTP/1.1\r\nHost: suite\nHost: other\r\n\r\n"]
+    _errors(server, cases, 400, "U13.8 a bare LF that reveals a broken rule: 400, then close", AFTER_LF)
+
+
+def test_U13_9_only_sp_and_htab_are_whitespace(server):
+    """Only SP and HTAB are whitespace around a field: other bytes before the colon get 400; VT, FF and
+    NBSP around a framing value make it invalid; around another value, VT and FF get 400 or stay,
+    NBSP stays."""
+    requirement = "U13.9 before the colon, only a token: 400, then close"
+    _errors(server, _header_cases(b"X-Foo\x0b: bar", b"X-Foo\x0c: bar", b"X-Foo\r: bar", b"X-Foo\x00: bar",
+                                  b"X-Foo\xa0: bar", b"X-Foo \x0b: bar")
+            + [b"GET / HTTP/1.1\r\nHost\x0c: suite\r\n\r\n",
+               b"POST / HTTP/1.1\r\nHost: suite\r\nContent-Length\x0b: 5\r\n\r\nhello"],
+            400, requirement)
+    # A framing value: never trimmed into a number or a coding.
+    requirement = "U13.9 VT, FF or NBSP around a framing value: not a number or coding (400/501), then close"
+    for junk in (b"\x0b", b"\x0c", b"\xa0"):
+        lengths = [b"POST / HTTP/1.1\r\nHost: suite\r\nContent-Length: %s5\r\n\r\n" % junk + SMUGGLED,
+                   b"POST / HTTP/1.1\r\nHost: suite\r\nContent-Length: 5%s\r\n\r\nhello" % junk + SMUGGLED]
+        _errors(server, lengths, 400, requirement)
+        codings = [b"POST / HTTP/1.1\r\nHost: suite\r\nTransfer-Encoding: %schunked\r\n\r\n0\r\n\r\n" % junk,
+                   b"POST / HTTP/1.1\r\nHost: suite\r\nTransfer-Encoding: chunked%s\r\n\r\n0\r\n\r\n" % junk]
+        _errors(server, codings, (400, 501), requirement)
+    # A CR or NUL at either end of a value: U13.2 already refuses them anywhere in it.
+    _errors(server, _header_cases(b"X-Foo: \rbar", b"X-Foo: \x00bar", b"X-Foo: bar\x00"), 400,
+            "U13.9 CR or NUL at the edge of a value: 400, then close")
+    # Another field: NBSP is a valid byte of the value (obs-text) and stays; VT and FF are refused or stay.
+    for value, must_serve in ((b"\xa0nbsp\xa0", True), (b" \t\xa0 x \xa0\t ", True),
+                              (b"\x0bvt", False), (b"ff\x0c", False), (b"\x0b \x0c", False)):
+        raw = b"GET /ws HTTP/1.1\r\nHost: suite\r\nAccept: application/json\r\nX-Ws: %s\r\n\r\n" % value
+        kept = value.strip(b" \t").decode("latin-1")
+        requirement = (f"U13.9 X-Ws: {value!r}: served with the value {kept!r}"
+                       + ("" if must_serve else ", or 400 then close"))
+        response, client = answer_of(server, raw + AFTER, requirement)
+        with client:
+            if response.status == 400 and not must_serve:
+                closed, extra = client.closes()
+                assert closed and not extra, failure(requirement, raw, "400, then EOF",
+                                                     f"closed={closed}, after: {extra!r}")
+                continue
+        document = json.loads(response.body) if response.status == 200 else {}
+        fields = [value for name, value in document.get("headers", []) if name == "x-ws"]
+        assert fields == [kept], failure(requirement, raw, f'200, JSON "x-ws": {json.dumps(kept)}',
+                                         response.summary())
 
 
 @pytest.mark.server_args(*PATIENT)

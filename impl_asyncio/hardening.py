@@ -64,7 +64,7 @@ class HardenedConnection:
         self.waiting = False  # for bytes from the client (not for it to read our answers)
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
+    # SPEC: U6.3 U13.8 U20.1 U20.2 U20.4 U20.6 U20.7
     def receive(self, data: bytes) -> None:
         """Feed the rules first: h11 never delivers a request they refuse, nor anything after it."""
         self.waiting = False
@@ -80,7 +80,7 @@ class HardenedConnection:
             self.skip_empty_line()
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
+    # SPEC: U6.3 U13.8 U20.1 U20.2 U20.4 U20.6 U20.7
     def next_cycle(self) -> None:
         """A request is answered: refuse the next one now if it is the refused one."""
         self.answered += 1
@@ -89,7 +89,7 @@ class HardenedConnection:
         self.skip_empty_line()
 
     # SPEC: U7.2 U9.3 U10.2 U11.4 U12.3 U13.5 U14.1 U14.2 U15.3 U15.4 U15.5 U15.6 U16.1 U16.2 U17.3
-    # SPEC: U20.1 U20.2 U20.4 U20.6
+    # SPEC: U6.3 U13.8 U20.1 U20.2 U20.4 U20.6 U20.7
     def refuse_when_due(self) -> None:
         """Refuse once every request the rules passed before the refused one is answered."""
         if self.refusal is not None and self.answered == self.accepted:

@@ -144,6 +144,7 @@ class GuardedStream(IOStream):
 
     # SPEC: U7.2 U8.2 U9.3 U10.2 U11.4 U12.1 U12.2 U12.3 U13.1 U13.2 U13.3 U13.4 U13.5 U13.6
     # SPEC: U14.1 U14.2 U15.1 U15.2 U15.3 U15.4 U15.5 U15.6 U15.7 U16.1 U16.2 U20.1 U20.2 U20.4
+    # SPEC: U6.3 U8.3 U13.8 U13.9 U20.7
     def rule_on(self, data: bytes) -> int | None:
         """Feed ``data`` to the rules: how many of its bytes Tornado may parse (0: the end)."""
         parser = self.parser

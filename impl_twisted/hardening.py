@@ -101,6 +101,7 @@ class HardenedChannel(http.HTTPChannel):
     # -- the rules: every byte is checked before HTTPChannel parses it --------------------------
 
     # SPEC: U8.2 U9.3 U10.2 U11.4 U12.1 U12.2 U12.3 U13.1 U13.2 U13.3 U13.4 U13.5 U13.6 U13.7 U20.1
+    # SPEC: U8.3 U13.8 U13.9 U20.7
     def dataReceived(self, data: bytes) -> None:
         """Feed the parser first; HTTPChannel then parses what it accepted, up to a refusal."""
         if self.checking:
@@ -131,6 +132,7 @@ class HardenedChannel(http.HTTPChannel):
             self.follow_phase()
 
     # SPEC: U7.2 U14.1 U14.2 U15.1 U15.2 U15.3 U15.4 U15.5 U15.6 U15.7 U16.1 U16.2 U20.2 U20.4
+    # SPEC: U6.3
     def refuse_if_reached(self) -> bool:
         """Refuse once HTTPChannel has answered every request before the refused one.
 

@@ -24,7 +24,9 @@ stream order.
 
 Until a head is complete, each feed checks what is buffered so far — a request line that is
 already garbage (a TLS ClientHello, say), a target or header section already over its limit, a bare
-LF — so a bad client is answered as soon as its bytes prove it, never left waiting for more. When
+LF, a complete header line that breaks the grammar — so a bad client is answered as soon as its
+bytes prove it, never left waiting for more (and a framework that parses line by line behind these
+rules never meets a bad line before they do). When
 several faults are proven, the one proven by the fewest bytes wins, so the verdict is the same
 however the bytes were chunked (tests/test_http_parser.py checks this with hypothesis).
 Rules and their clause numbers: conformance/SPEC.md, section U; RFC 9112 for the grammar.
@@ -332,13 +334,20 @@ class RequestParser:
         raise Refused(400, "malformed request line")
 
     def _check_section(self, buffer: bytes, start: int, last: int, kind: str) -> None:
-        """Refuse a header (or trailer) section once buffer[:last] proves a bare LF or oversize.
+        """Refuse a header (or trailer) section once buffer[:last] proves a bare LF, oversize or a
+        complete line that breaks the grammar.
 
-        Of the two, the one proven by fewer bytes wins, as it would if the bytes came one by one:
-        the verdict must not depend on how they were chunked.
+        Of these, the one proven by fewest bytes wins, as it would if the bytes came one by one:
+        the verdict must not depend on how they were chunked. A bad line is refused at its CRLF,
+        before the head ends, so that a framework parsing line by line behind the rules never meets
+        one first (and answers it with a refusal of its own).
         """
         bare_lf = BARE_LF.search(buffer, start, last)
         bare_lf_proven = bare_lf.start() + 1 if bare_lf else last + 1
+        text = buffer[start:last].decode("latin-1")
+        good = FIELD_SECTION.match(text).end()
+        bad_line_end = text.find("\r\n", good)
+        bad_line_proven = start + bad_line_end + 2 if bad_line_end != -1 else last + 1
         oversize_proven = last + 1
         least = start + self.max_header_bytes - 2
         for length in range(max(least, start), min(least + 5, last + 1)):
@@ -347,8 +356,11 @@ class RequestParser:
                 break
         if oversize_proven <= min(bare_lf_proven, last):
             raise Refused(431, f"{kind} section over {self.max_header_bytes} bytes")
-        if bare_lf_proven <= last:
+        if bare_lf_proven <= min(bad_line_proven, last):
             raise Refused(400, f"bare LF in the {kind} section")
+        if bad_line_proven <= last:
+            fault = _field_fault(text[good:bad_line_end])
+            raise Refused(400, fault if kind == "header" else f"bad {kind}: {fault}")
 
     def _request_line(self, line: str) -> tuple[str, ...]:
         """Check a complete request line; return (method, target, version, major, minor)."""

@@ -48,6 +48,9 @@ def test_scope_reasons():
     assert Scope(proc=False).reason("E9", "echo", {"proc": ()}) == \
         "n/a: reads the server's /proc entries, and this system has no /proc"
     assert Scope(proc=False).reason("E1", "echo", {}) is None
+    assert Scope().reason("U1.5", "urlecho", {"full_only": ("waits a minute",)}) == \
+        "n/a: runs under --full only: waits a minute"
+    assert Scope(full=True).reason("U1.5", "urlecho", {"full_only": ("waits a minute",)}) is None
     connected = Scope(connect=connect_variant(["echo=127.0.0.1:9"], []), proc=True)
     assert connected.reason("E1", "echo", {}) is None
     assert connected.reason("E9", "echo", {"proc": ()}, ["fresh_server"]) == \

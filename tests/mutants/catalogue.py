@@ -24,6 +24,7 @@ class Mutant:
     behaviour: str
     why: str
     select: str = ""  # a pytest -k expression, where the behaviour's clauses are more than needed
+    options: tuple[str, ...] = ()  # more options for the suite (--full, for a clause only it runs)
     equivalent: str = ""  # why no black-box test can see it, if that is so
 
     @property
@@ -166,6 +167,35 @@ MUTANTS: list[Mutant] = [
     Mutant("rules-phrase", "netrosetta/rules.py",
            '414: "URI Too Long",', '414: "Request-URI Too Long",',
            "raw", "urlecho", "an outdated reason phrase in the error answers (house rule U20.6)"),
+    # The edge bytes of issue 16, item 8: each caught by its own clause (select), as planted.
+    Mutant("rules-lf-in-value", "netrosetta/rules.py",
+           '_FIELD_LINE = _TOKEN + r"+:[^\\x00-\\x08\\x0a-\\x1f\\x7f]*"',
+           '_FIELD_LINE = _TOKEN + r"+:[^\\x00-\\x08\\x0b-\\x1f\\x7f]*"',
+           "raw", "urlecho", "keeps a bare LF inside a field value once the head is complete (smuggling)",
+           select="U13_8"),
+    Mutant("rules-value-str-strip", "netrosetta/rules.py",
+           'value = value.strip(" \\t")', "value = value.strip()",
+           "raw", "urlecho", "trims a value with str.strip(), which takes NBSP for whitespace", select="U13_9"),
+    Mutant("rules-value-ows-no-tab", "netrosetta/rules.py",
+           'value = value.strip(" \\t")', 'value = value.strip(" ")',
+           "raw", "urlecho", "trims only spaces around a value, not tabs", select="U1_4"),
+    Mutant("rules-vt-ff-in-value", "netrosetta/rules.py",
+           '_FIELD_LINE = _TOKEN + r"+:[^\\x00-\\x08\\x0a-\\x1f\\x7f]*"',
+           '_FIELD_LINE = _TOKEN + r"+:[^\\x00-\\x08\\x0a\\x0d-\\x1f\\x7f]*"',
+           "raw", "urlecho", "lets VT and FF into a value (house rule U20.7)", select="U20_7"),
+    Mutant("rules-framing-name-case", "netrosetta/rules.py",
+           "            lower = name.lower()",
+           "            lower = name.lower() if name.istitle() or name.islower() else name",
+           "raw", "urlecho", "finds framing fields only as Content-Length or content-length", select="U6_3"),
+    Mutant("rules-length-int", "netrosetta/rules.py",
+           '            if DIGITS.fullmatch(value) is None:\n                raise Refused(400, "Content-Length is not a number")\n            length = int(value)',
+           '            try:\n                length = int(value)\n            except ValueError:\n                raise Refused(400, "Content-Length is not a number") from None',
+           "raw", "urlecho", "reads Content-Length with int(), which takes +5, 5_0 and NBSP around it",
+           select="U8_3"),
+    Mutant("rules-date-frozen", "netrosetta/rules.py",
+           "        if second != self.second:", "        if self.second < 0:",
+           "raw", "urlecho", "formats the Date once, at start, and keeps it", select="U1_5",
+           options=("--full",)),
     # -- what every URL echo answers (netrosetta/answer.py) --------------------------------------
     Mutant("answer-json-q0", "netrosetta/answer.py",
            "                if float(q) > 0:", "                if float(q) >= 0:",

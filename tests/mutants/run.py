@@ -46,6 +46,9 @@ def mutated_tree(mutant: Mutant, into: Path) -> bool:
             shutil.copytree(REPO / name, into / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in COPIED_FILES:
         shutil.copy2(REPO / name, into / name)
+    # The suite is the package netrosetta_conformance (an editable install maps that name to the
+    # work tree's conformance/): the copy's own must win, or its plugin sees no test of its suite.
+    (into / "netrosetta_conformance").symlink_to("conformance")
     path = into / mutant.file
     text = path.read_text()
     if text.count(mutant.old) != 1:
@@ -65,7 +68,7 @@ def run_one(mutant: Mutant, jobs: int) -> dict:
         files = sorted(str(p.relative_to(tree)) for p in (tree / "conformance").glob(mutant.tests))
         command = [sys.executable, "-m", "pytest", *files, "-q", "-x", "-p", "no:cacheprovider",
                    "-n", str(jobs), "--impl", mutant.variant, "--matrix-json", str(cells),
-                   *(["-k", mutant.select] if mutant.select else [])]
+                   *(["-k", mutant.select] if mutant.select else []), *mutant.options]
         env = dict(os.environ, PYTHONPATH=str(tree))
         try:
             done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
