@@ -26,11 +26,12 @@ class Mutant:
     select: str = ""  # a pytest -k expression, where the behaviour's clauses are more than needed
     options: tuple[str, ...] = ()  # more options for the suite (--full, for a clause only it runs)
     equivalent: str = ""  # why no black-box test can see it, if that is so
+    suite: str = ""  # the files, where its clauses are not the behaviour's own (L: test_launch.py)
 
     @property
     def tests(self) -> str:
         """The conformance files to run, as a glob under conformance/."""
-        return f"test_{self.behaviour}*.py"
+        return self.suite or f"test_{self.behaviour}*.py"
 
 
 MUTANTS: list[Mutant] = [
@@ -94,7 +95,8 @@ MUTANTS: list[Mutant] = [
     Mutant("raw-loop-emfile-crash", "impl_raw/loop.py",
            "                if error.errno in (errno.EMFILE, errno.ENFILE):",
            "                if error.errno in (errno.ENFILE,):",
-           "raw", "echo", "out of descriptors, the accept handler raises and the server dies"),
+           "raw", "echo", "out of descriptors, the accept handler raises and the server dies",
+           suite="test_launch.py", select="L12"),
     # -- impl_raw urlecho ------------------------------------------------------------------------
     Mutant("raw-urlecho-no-linger", "impl_raw/urlecho.py",
            "        self.loop.add_reader(self.sock, self.on_lingering_readable)\n        self.arm(LINGER_TIMEOUT, self.close)",
