@@ -55,9 +55,13 @@ class HardenedConnection:
         self.delivered = 0  # requests h11 has delivered whole
         self.refusal: Error | None = None
         self.loop = asyncio.get_running_loop()
-        self.waiting_for: tuple[str, int] | None = None
+        # What the deadline was last armed for: the rules' phase, in which request.
+        self.waiting_for: str | None = None
+        self.waiting_in = 0
         self.deadline = 0.0
-        self.on_deadline = self.idle_timeout
+        # What the deadline does, as a function of the class (a bound method would be an object
+        # per connection).
+        self.on_deadline: Callable[[HardenedConnection], bytes] = HardenedConnection.idle_timeout
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.reading: asyncio.Task | None = None  # the task whose read the deadline interrupts
@@ -119,31 +123,32 @@ class HardenedConnection:
     # SPEC: U18.1 U18.2 U18.3 U20.3
     async def read(self) -> bytes:
         """The next bytes, or the deadline of what the connection waits for: a head, a body, a request."""
-        waiting_for = (self.rules.phase, self.accepted)
-        if waiting_for != self.waiting_for:
+        waiting_for = self.rules.phase
+        if waiting_for != self.waiting_for or self.accepted != self.waiting_in:
             # Deadlines are absolute: more bytes of the same head or body do not extend them.
             self.waiting_for = waiting_for
-            if waiting_for[0] == "head":
-                self.arm(self.config.header_timeout, self.request_timeout)
-            elif waiting_for[0] == "body":
-                self.arm(self.config.body_timeout, self.request_timeout)
+            self.waiting_in = self.accepted
+            if waiting_for == "head":
+                self.arm(self.config.header_timeout, HardenedConnection.request_timeout)
+            elif waiting_for == "body":
+                self.arm(self.config.body_timeout, HardenedConnection.request_timeout)
             else:
-                self.arm(self.config.idle_timeout, self.idle_timeout)
+                self.arm(self.config.idle_timeout, HardenedConnection.idle_timeout)
         if self.loop.time() >= self.deadline:
-            return self.on_deadline()  # it passed while we were answering
+            return self.on_deadline(self)  # it passed while we were answering
         self.reading = asyncio.current_task()
         try:
             return await super().read()
         except asyncio.CancelledError:
             if not self.expired or self.reading.uncancel():
                 raise  # a stop, not our deadline
-            return self.on_deadline()
+            return self.on_deadline(self)
         finally:
             self.reading = None
             self.expired = False
 
     # SPEC: U18.1 U18.2 U18.3 U20.3
-    def arm(self, seconds: float, on_deadline: Callable[[], bytes]) -> None:
+    def arm(self, seconds: float, on_deadline: Callable[[HardenedConnection], bytes]) -> None:
         """From now on, a read ends ``seconds`` from now in on_deadline()."""
         self.deadline = self.loop.time() + seconds
         self.on_deadline = on_deadline
