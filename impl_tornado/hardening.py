@@ -97,6 +97,12 @@ async def drain(stream: IOStream) -> None:
 class GuardedStream(IOStream):
     """The IOStream HTTP1Connection reads and writes, with the rules in front of Tornado's parser."""
 
+    # One stream per open connection. IOStream's own attributes share their keys across instances
+    # (a compact dict), but only up to 30 of them: ours, added to its 27, would turn every stream's
+    # dict into a full one of its own, so ours live in slots.
+    __slots__ = ("config", "parser", "complete", "heads", "last", "last_word", "owed_crlf", "phase",
+                 "phase_requests", "timer", "timer_at", "due", "on_deadline")
+
     def __init__(self, sock: socket.socket, config: Config, **options: object) -> None:
         super().__init__(sock, **options)
         self.config = config
@@ -108,14 +114,18 @@ class GuardedStream(IOStream):
         # next request, as soon as Tornado has answered every request before it.
         self.last_word: bytes | None = None
         self.owed_crlf = False  # read along with a chunked body's trailers, not yet handed on
-        self.phase = ("idle", 0)  # what the deadline was last armed for
+        # What the deadline was last armed for: the parser's phase, in which request.
+        self.phase = "idle"
+        self.phase_requests = 0
         # One IOLoop timeout per connection, moved only to fire sooner (see arm).
         self.timer: object | None = None
         self.timer_at = 0.0
         self.due = 0.0
-        self.on_deadline: Callable[[], None] = self.close
+        # What the deadline does, as a function of the class (a bound method would be an object
+        # per connection).
+        self.on_deadline: Callable[[GuardedStream], None] = GuardedStream.close
         # Before its first request, a new connection is idle like a kept-alive one.
-        self.arm(config.idle_timeout, self.close)
+        self.arm(config.idle_timeout, GuardedStream.close)
 
     def new_parser(self) -> RequestParser:
         return RequestParser(self.config.max_target, self.config.max_header_bytes, self.config.max_body)
@@ -237,7 +247,7 @@ class GuardedStream(IOStream):
         has answered every request before (now, if it already has: True)."""
         self.last_word = last_word
         # A client that never reads its answers must not keep the connection for ever.
-        self.arm(self.config.idle_timeout, self.close)
+        self.arm(self.config.idle_timeout, GuardedStream.close)
         if self.heads <= self.complete:
             return False  # at the next head read
         self.hand_over()
@@ -257,20 +267,20 @@ class GuardedStream(IOStream):
     # SPEC: U18.1 U18.3 U20.3
     def rearm(self) -> None:
         """Point the deadline at what the connection now waits for, if that changed."""
-        phase = (self.parser.phase, self.complete)
-        if phase == self.phase:
+        waiting_for = self.parser.phase
+        if waiting_for == self.phase and self.complete == self.phase_requests:
             return  # deadlines are absolute: more bytes of the same request do not extend them
-        self.phase = phase
-        waiting_for = phase[0]
+        self.phase = waiting_for
+        self.phase_requests = self.complete
         if waiting_for == "head":
-            self.arm(self.config.header_timeout, self.too_late)
+            self.arm(self.config.header_timeout, GuardedStream.too_late)
         elif waiting_for == "body":
-            self.arm(self.config.body_timeout, self.too_late)
+            self.arm(self.config.body_timeout, GuardedStream.too_late)
         else:
-            self.arm(self.config.idle_timeout, self.close)
+            self.arm(self.config.idle_timeout, GuardedStream.close)
 
     # SPEC: U18.1 U18.3 U20.3
-    def arm(self, seconds: float, on_deadline: Callable[[], None]) -> None:
+    def arm(self, seconds: float, on_deadline: Callable[[GuardedStream], None]) -> None:
         """Call ``on_deadline`` in ``seconds`` unless armed again first: one IOLoop timeout, moved
         only when it must fire sooner (on the hot path it fires, finds a later deadline, re-arms)."""
         if self.closed():
@@ -292,7 +302,7 @@ class GuardedStream(IOStream):
         if self.due > self.io_loop.time():
             self.arm(self.due - self.io_loop.time(), self.on_deadline)
         else:
-            self.on_deadline()
+            self.on_deadline(self)
 
     # SPEC: U18.1 U20.3
     def too_late(self) -> None:

@@ -22,7 +22,6 @@ copy of the grammar that this module exists not to be.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from functools import partial
 from io import BytesIO
@@ -74,6 +73,13 @@ class HardenedRequest(Request):
 class HardenedChannel(http.HTTPChannel):
     """One client connection: HTTPChannel, parsing only what netrosetta's rules have accepted."""
 
+    # One channel per open connection. HTTPChannel's own attributes share their keys across
+    # instances (a compact dict), but only up to 30 of them: ours, added to its 23, would turn every
+    # channel's dict into a full one of its own, so ours live in slots.
+    __slots__ = ("config", "parser", "MAX_LENGTH", "totalHeadersSize", "maxHeaders", "keep_alive",
+                 "complete", "received", "refusal", "at_request_line", "sent_version", "checking",
+                 "closing", "deadline", "on_deadline", "phase", "phase_requests")
+
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = config
@@ -81,7 +87,8 @@ class HardenedChannel(http.HTTPChannel):
         self.MAX_LENGTH = self.totalHeadersSize = self.maxHeaders = (
             config.max_target + config.max_header_bytes + SLACK)
         # The parser runs ahead of HTTPChannel: its verdicts wait here for HTTPChannel to catch up.
-        self.keep_alive: deque[bool] = deque()  # one per request HTTPChannel has not reached yet
+        # A list, not a deque: it is almost always empty, and an empty deque still holds a block.
+        self.keep_alive: list[bool] = []  # one per request HTTPChannel has not reached yet
         self.complete = 0  # requests the parser has read whole
         self.received = 0  # requests HTTPChannel has read whole (and answered: the resource is synchronous)
         self.refusal: Error | None = None  # the parser's verdict on the first request it refused
@@ -90,8 +97,12 @@ class HardenedChannel(http.HTTPChannel):
         self.checking = False  # inside dataReceived: bytes HTTPChannel hands back were checked already
         self.closing = False  # the last answer is out: read and drop whatever the client still sends
         self.deadline: IDelayedCall | None = None
-        self.on_deadline = self.idle_timeout
-        self.phase: tuple[str, int] | None = None
+        # What the deadline does, as a function of the class (a bound method would be an object
+        # per connection).
+        self.on_deadline: Callable[[HardenedChannel], None] = HardenedChannel.idle_timeout
+        # What the connection waits for: the parser's phase, in which request.
+        self.phase: str | None = None
+        self.phase_requests = 0
 
     def connectionMade(self) -> None:
         """Before its first request, a new connection is idle like a kept-alive one."""
@@ -177,7 +188,7 @@ class HardenedChannel(http.HTTPChannel):
     # SPEC: U4.4
     def checkPersistence(self, request: Request, version: bytes) -> bool:
         """Keep-alive as the parser decided (Twisted never keeps HTTP/1.0 and reads one Connection line)."""
-        keep_alive = self.keep_alive.popleft()
+        keep_alive = self.keep_alive.pop(0)
         if not keep_alive:
             request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
         elif version == b"HTTP/1.0":
@@ -198,19 +209,20 @@ class HardenedChannel(http.HTTPChannel):
     # SPEC: U18.1 U18.2 U18.3 U20.3
     def follow_phase(self) -> None:
         """Arm the deadline of what the connection now waits for, from when it began to wait."""
-        phase = (self.parser.phase, self.complete)  # a new request is a new phase
-        if phase == self.phase:
+        phase = self.parser.phase
+        if phase == self.phase and self.complete == self.phase_requests:  # a new request is a new phase
             return
         self.phase = phase
-        if phase[0] == "idle":
-            self.arm(self.config.idle_timeout, self.idle_timeout)
-        elif phase[0] == "head":
-            self.arm(self.config.header_timeout, self.request_timeout)
-        elif phase[0] == "body":
-            self.arm(self.config.body_timeout, self.request_timeout)
+        self.phase_requests = self.complete
+        if phase == "idle":
+            self.arm(self.config.idle_timeout, HardenedChannel.idle_timeout)
+        elif phase == "head":
+            self.arm(self.config.header_timeout, HardenedChannel.request_timeout)
+        elif phase == "body":
+            self.arm(self.config.body_timeout, HardenedChannel.request_timeout)
 
     # SPEC: U18.1 U18.2 U18.3 U20.3
-    def arm(self, seconds: float, on_deadline: Callable[[], None]) -> None:
+    def arm(self, seconds: float, on_deadline: Callable[[HardenedChannel], None]) -> None:
         """One timer per connection, moved to whatever the connection now waits for."""
         self.on_deadline = on_deadline
         if self.deadline is not None and self.deadline.active():
@@ -221,7 +233,7 @@ class HardenedChannel(http.HTTPChannel):
     # SPEC: U18.1 U18.2 U18.3 U20.3
     def deadline_passed(self) -> None:
         self.deadline = None
-        self.on_deadline()
+        self.on_deadline(self)
 
     # SPEC: U18.3
     def idle_timeout(self) -> None:
@@ -232,6 +244,11 @@ class HardenedChannel(http.HTTPChannel):
     def request_timeout(self) -> None:
         """A request's head or body did not arrive in time (slowloris): 408, then close."""
         self.refuse(408, TIMED_OUT)
+
+    # SPEC: U17.3
+    def linger_timeout(self) -> None:
+        """The client neither closed nor stopped sending after our last answer: cut it off."""
+        self.transport.abortConnection()
 
     # -- backpressure: the transport is the consumer of the answers, the channel their producer ----
 
@@ -261,7 +278,7 @@ class HardenedChannel(http.HTTPChannel):
         self.transport.unregisterProducer()  # HTTPChannel is the transport's producer
         self.transport.resumeProducing()  # keep reading, so unread input never turns into a RST
         self.transport.loseWriteConnection()
-        self.arm(LINGER_TIMEOUT, self.transport.abortConnection)
+        self.arm(LINGER_TIMEOUT, HardenedChannel.linger_timeout)
 
     # SPEC: U17.1
     def readConnectionLost(self) -> None:

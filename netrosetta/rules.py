@@ -170,6 +170,11 @@ class Refused(Exception):
 class RequestParser:
     """Parses the requests of one connection, in order; ``feed`` bytes, get events."""
 
+    # One parser per open connection: slots keep a held keep-alive connection small.
+    __slots__ = ("max_target", "max_header_bytes", "max_body", "state", "_buffer", "_remaining",
+                 "_body_size", "_keep_alive", "_skipped_crlf", "phase", "_fields", "_fields_read",
+                 "_short_head")
+
     def __init__(self, max_target: int = 8 * 1024, max_header_bytes: int = 16 * 1024,
                  max_body: int = 1024 * 1024) -> None:
         self.max_target = max_target
