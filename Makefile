@@ -65,7 +65,8 @@ bench-readme: $(STAMP)
 	$(BIN)/python -m netrosetta.bench.report bench-results
 
 # Plant each bug of tests/mutants/catalogue.py in a copy of the tree and see whether the suite
-# catches it (slow: about half a minute a mutant); the report goes to docs/mutants.md.
+# catches it (slow: about half a minute a mutant); the report goes to docs/mutants.md. An interrupted
+# run goes on where it stopped with ARGS=--resume.
 mutants: $(STAMP)
 	$(BIN)/python tests/mutants/run.py $(ARGS)
 

@@ -1,6 +1,6 @@
 """``make mutants``: plant realistic bugs one at a time and see whether the suite catches each.
 
-    python tests/mutants/run.py [--only ID[,ID...]] [--jobs N] [--report docs/mutants.md]
+    python tests/mutants/run.py [--only ID[,ID...]] [--jobs N] [--report docs/mutants.md] [--resume]
 
 Each mutant in tests/mutants/catalogue.py replaces one exact snippet of one file (a dropped check,
 an off-by-one, a wrong trim, a missing wake-up). For each, the tree's files are copied to a
@@ -118,20 +118,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=3, help="pytest-xdist workers per mutant (default 3)")
     parser.add_argument("--report", default=str(REPO / "docs" / "mutants.md"),
                         help="where to write the report (default docs/mutants.md)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the verdicts of an interrupted run (--state) and run only the others")
+    parser.add_argument("--state", default=str(REPO / "mutants-results.json"),
+                        help="each verdict as it comes (default mutants-results.json), for --resume")
     args = parser.parse_args(argv)
     wanted = {name for name in args.only.split(",") if name}
     unknown = wanted - {m.id for m in MUTANTS}
     if unknown:
         parser.error(f"unknown mutants: {', '.join(sorted(unknown))}")
-    chosen = [m for m in MUTANTS if not wanted or m.id in wanted]
-    results = []
+    state_file = Path(args.state)
+    state: dict[str, dict] = {}
+    if args.resume and state_file.exists():
+        state = json.loads(state_file.read_text())
+    chosen = [m for m in MUTANTS if (not wanted or m.id in wanted) and m.id not in state]
     for index, mutant in enumerate(chosen, 1):
         result = run_one(mutant, args.jobs)
-        results.append((mutant, result))
+        state[mutant.id] = result
+        state_file.write_text(json.dumps(state, indent=1) + "\n")
         print(f"[{index}/{len(chosen)}] {mutant.id}: {result['verdict']} {' '.join(result['clauses'])} "
               f"({result['seconds']} s)", flush=True)
+    results = [(m, state[m.id]) for m in MUTANTS if m.id in state and (not wanted or m.id in wanted)]
     text, ok = report(results)
     if not wanted:
+        missing = [m.id for m in MUTANTS if m.id not in state]
+        if missing:  # an interrupted run: say so, and never pass
+            text += f"\nPartial: {len(missing)} of {len(MUTANTS)} not run yet ({', '.join(missing)}).\n"
+            ok = False
         Path(args.report).write_text(text)
         print(f"wrote {args.report}")
     print(text.splitlines()[4])
