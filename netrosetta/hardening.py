@@ -230,7 +230,7 @@ def read_tags(root: Path, impl: str) -> Tags:
 
 def classify(on: dict | None, off: dict | None) -> str:
     """A table cell from the matrix cells of the run with the hardening on and the one with it off."""
-    if on is None:
+    if on is None or on["status"] == "n/a":
         return "not run"
     if on["status"] == "divergence":
         return "divergence"
@@ -252,8 +252,9 @@ def build_table(root: Path, names: list[str], on_cells: list[dict], off_cells: l
     """table.json's document from the two runs' matrix cells (``--matrix-json``) and the tags."""
     on = {(c["clause"], c["variant"]): c for c in on_cells}
     off = {(c["clause"], c["variant"]): c for c in off_cells}
-    tested = {clause for clause, variant in [*on, *off] if variant in names
-              and clause.startswith(CLAUSE_PREFIX)}
+    # A clause this run leaves out for every framework (n/a: one only --full runs) is not in the table.
+    tested = {clause for (clause, variant), cell in [*on.items(), *off.items()] if variant in names
+              and clause.startswith(CLAUSE_PREFIX) and cell["status"] != "n/a"}
     order = [c for c in titles if c in tested] + sorted(tested - set(titles), key=natural)
     tags = {impl: read_tags(root, impl) for impl in names}
     cells = []
