@@ -134,6 +134,17 @@ def _titled(scenario: dict) -> str:
     return f"{title} ({sid})" if title and sid else str(title or sid)
 
 
+def _result_cells(result: dict, label: str | None) -> tuple[str, dict, str]:
+    """A bench result's server label (references marked), its medians and its status line."""
+    label = label or result.get("server")
+    if result.get("kind") == "reference":
+        label = f"{label} (reference)"
+    median = result.get("median") if isinstance(result.get("median"), dict) else {}
+    status = result.get("status", "")
+    if status != "ok":
+        status = f"{status}: {result.get('reason') or ''}".rstrip(": ")
+    return label, median, status
+
 def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
     """One table per scenario of ``behaviour`` from a ``netrosetta-bench/1`` file, ratios last."""
     servers = {s.get("id"): s for s in document.get("servers", []) if isinstance(s, dict)}
@@ -158,14 +169,7 @@ def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
                         for r in results)]
         rows = []
         for result in results:
-            server = servers.get(result.get("server"), {})
-            label = server.get("label") or result.get("server")
-            if result.get("kind") == "reference":
-                label = f"{label} (reference)"
-            median = result.get("median") if isinstance(result.get("median"), dict) else {}
-            status = result.get("status", "")
-            if status != "ok":
-                status = f"{status}: {result.get('reason') or ''}".rstrip(": ")
+            label, median, status = _result_cells(result, servers.get(result.get("server"), {}).get("label"))
             rows.append([label, *[median.get(key) for key, _ in shown], status])
         tables.append({"title": _titled(scenario),
                        "columns": ["server", *[title for _, title in shown], "status"],
@@ -179,13 +183,7 @@ def _bench_v1(document: dict, behaviour: str, name: str) -> list[dict]:
         for result in document.get("per_connection", []):
             if not isinstance(result, dict) or result.get("scenario") != scenario.get("id"):
                 continue
-            label = result.get("label") or result.get("server")
-            if result.get("kind") == "reference":
-                label = f"{label} (reference)"
-            median = result.get("median") if isinstance(result.get("median"), dict) else {}
-            status = result.get("status", "")
-            if status != "ok":
-                status = f"{status}: {result.get('reason') or ''}".rstrip(": ")
+            label, median, status = _result_cells(result, result.get("label"))
             held = (f"{median['held']}/{median['requested']}" if "held" in median and "requested" in median
                     else None)
             rows.append([label, median.get("kib_per_connection"), held, status])
