@@ -336,7 +336,7 @@ def streams_and_cuts(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     return stream, cuts
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(streams_and_cuts())
 def test_chunking_does_not_change_events(stream_and_cuts: tuple[bytes, list[int]]) -> None:
     stream, cuts = stream_and_cuts
@@ -345,7 +345,7 @@ def test_chunking_does_not_change_events(stream_and_cuts: tuple[bytes, list[int]
     assert whole, "a complete request always yields events"
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
 @given(valid_requests())
 def test_valid_requests_byte_by_byte(data: bytes) -> None:
     whole = summary(feed_whole(data))
@@ -371,7 +371,7 @@ def mutated_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     return bytes(stream), cuts
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(mutated_streams())
 def test_mutated_input_never_raises_and_chunking_does_not_matter(stream_and_cuts: tuple) -> None:
     stream, cuts = stream_and_cuts
